@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT
+ * main.c - process set-up, the command line, and the exit status. */
+#include "config.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <curl/curl.h>
+
+#include "cfg.h"
+#include "cli.h"
+#include "h2.h"
+#include "log.h"
+#include "loop.h"
+#include "tls.h"
+
+static void
+print_version(void)
+{
+    curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+
+    printf("ptth %s (%s)\n", PACKAGE_VERSION, PTTH_HOST_TRIPLET);
+    printf("libcurl/%s nghttp2/%s mbedTLS/%s libuv/%s\n",
+           cv ? cv->version : "unknown", h2_library_version(),
+           tls_library_version(), loop_library_version());
+    printf("Protocols: PTTH-01 (HTTP/1.1 Upgrade, transposed HTTP/2)\n");
+}
+
+static int
+run(const struct cfg *cfg)
+{
+    /* The commands arrive with their own issues; until then say so. */
+    log_err(NULL, "%s: not implemented in this version yet",
+            cli_cmd_name(cfg->cmd));
+    return PTTH_EXIT_INTERNAL;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct cli c;
+    struct cfg cfg;
+    int rc, status;
+
+    signal(SIGPIPE, SIG_IGN);
+    if (cli_parse(&c, argc, argv) != 0) {
+        cli_free(&c);
+        return PTTH_EXIT_USAGE;
+    }
+    switch (c.action) {
+    case CLI_HELP:
+        cli_help(stdout, c.cmd);
+        cli_free(&c);
+        return fflush(stdout) == 0 ? PTTH_EXIT_OK : PTTH_EXIT_INTERNAL;
+    case CLI_VERSION:
+        print_version();
+        cli_free(&c);
+        return fflush(stdout) == 0 ? PTTH_EXIT_OK : PTTH_EXIT_INTERNAL;
+    case CLI_DUMP:
+        cli_dump(stdout);
+        cli_free(&c);
+        return PTTH_EXIT_OK;
+    case CLI_RUN:
+        break;
+    }
+    rc = cfg_load(&cfg, &c);
+    cli_free(&c);
+    if (rc != 0) {
+        cfg_free(&cfg);
+        return cfg_exit_status(rc);
+    }
+    log_init(cfg.verbosity < 0    ? LOG_LV_ERROR
+             : cfg.verbosity == 0 ? LOG_LV_WARN
+             : cfg.verbosity == 1 ? LOG_LV_INFO
+             : cfg.verbosity == 2 ? LOG_LV_DEBUG
+                                  : LOG_LV_TRACE,
+             cfg.log_json ? LOG_FMT_JSON : LOG_FMT_TEXT, -1);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+        tls_global_init() != 0) {
+        log_err(NULL, "cannot initialise libcurl or mbedTLS");
+        cfg_free(&cfg);
+        return PTTH_EXIT_INTERNAL;
+    }
+    status = run(&cfg);
+    cfg_free(&cfg);
+    curl_global_cleanup();
+    return status;
+}

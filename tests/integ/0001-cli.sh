@@ -1,0 +1,69 @@
+#!/bin/bash
+# The command line: help, version, usage errors and their exit statuses.
+. "$top_srcdir/tests/lib/testlib.sh"
+
+plan 27
+
+out=$("$PTTH" --version)
+is "$?" 0 "--version exits 0"
+like "$out" '^ptth [0-9]+\.[0-9]+\.[0-9]+ ' "--version names ptth"
+like "$out" 'libcurl/[0-9.]+ nghttp2/[0-9.]+ mbedTLS/[0-9.]+ libuv/[0-9.]+' \
+    "--version names the libraries"
+is "$("$PTTH" expose -V | head -n 1)" "$(echo "$out" | head -n 1)" \
+    "-V after the command"
+
+"$PTTH" --help >"$TMP/help.out" 2>"$TMP/help.err"
+is "$?" 0 "--help exits 0"
+like "$(cat "$TMP/help.out")" 'serve' "top-level help lists serve"
+is "$(cat "$TMP/help.err")" "" "help writes nothing to stderr"
+
+for cmd in serve expose connect; do
+    a=$("$PTTH" help "$cmd")
+    b=$("$PTTH" "$cmd" --help)
+    is "$a" "$b" "ptth help $cmd = ptth $cmd --help"
+done
+like "$("$PTTH" -h expose 2>&1)" '^Usage: ptth expose' "-h before the command"
+
+# usage_error NAME PATTERN ARGS...: exit 2 and one stderr line matching.
+usage_error() {
+    _what=$1
+    _pat=$2
+    shift 2
+    "$PTTH" "$@" >"$TMP/u.out" 2>"$TMP/u.err"
+    _st=$?
+    _lines=$(wc -l <"$TMP/u.err")
+    if [ "$_st" -eq 2 ] && [ "$_lines" -eq 1 ] &&
+        grep -Eq -- "$_pat" "$TMP/u.err" && [ ! -s "$TMP/u.out" ]; then
+        _tap_result 0 "$_what"
+    else
+        _tap_result 1 "$_what"
+        diag "status $_st, stderr:" "$(cat "$TMP/u.err")"
+    fi
+}
+
+usage_error "no command" "no command"
+usage_error "unknown command" "unknown command 'frobnicate'" frobnicate
+usage_error "unknown option names it" "'--nmae'" expose --nmae x 80
+usage_error "unknown short option" "'-Z'" serve -Z
+usage_error "missing value" "'--edge' needs a value" expose --edge
+usage_error "bad NAME named" "NAME 'Bad_Name'" expose -n Bad_Name 80
+usage_error "bad TARGET named" "TARGET 'nonsense'" expose nonsense
+usage_error "bad ADDR named" "'--listen' '1.2.3.4:99999'|--listen '1.2.3.4:99999'" \
+    serve --listen 1.2.3.4:99999
+export PTTH_NAME=x_y
+usage_error "bad env twin named" "PTTH_NAME NAME 'x_y'" expose 80
+unset PTTH_NAME
+usage_error "public listener without token" "not loopback" serve -l 0.0.0.0:0
+usage_error "bad log format" "xml" --log-format xml serve
+
+st=$(exit_status "$PTTH" expose ./no/such/dir)
+is "$st" 3 "missing directory TARGET exits 3"
+like "$(cat "$TMP/last.err")" "TARGET './no/such/dir': No such file" \
+    "missing directory named"
+st=$(exit_status "$PTTH" serve --token-file "$TMP/none")
+is "$st" 3 "missing token file exits 3"
+
+# Secrets never echoed in errors.
+st=$(exit_status "$PTTH" serve --token 'sec ret')
+is "$st" 2 "invalid token refused"
+nok "invalid token not printed" grep -q 'sec ret' "$TMP/last.err"
