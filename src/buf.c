@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: MIT
+ * buf.c - fixed buffer and capped chunk queue. */
+#include "config.h"
+
+#include "buf.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+/* ---- struct buf ---- */
+
+void
+buf_init(struct buf *b, size_t cap)
+{
+    assert(cap > 0);
+    b->data = xmalloc(cap);
+    b->cap = cap;
+    b->off = 0;
+    b->len = 0;
+}
+
+void
+buf_free(struct buf *b)
+{
+    if (b == NULL)
+        return;
+    free(b->data);
+    b->data = NULL;
+    b->cap = b->off = b->len = 0;
+}
+
+size_t
+buf_len(const struct buf *b)
+{
+    return b->len;
+}
+
+const uint8_t *
+buf_data(const struct buf *b)
+{
+    return b->data + b->off;
+}
+
+void
+buf_compact(struct buf *b)
+{
+    if (b->off == 0)
+        return;
+    if (b->len > 0)
+        memmove(b->data, b->data + b->off, b->len);
+    b->off = 0;
+}
+
+uint8_t *
+buf_space(struct buf *b, size_t *avail)
+{
+    if (b->off + b->len == b->cap && b->off > 0)
+        buf_compact(b);
+    *avail = b->cap - b->off - b->len;
+    return b->data + b->off + b->len;
+}
+
+void
+buf_commit(struct buf *b, size_t n)
+{
+    assert(n <= b->cap - b->off - b->len);
+    b->len += n;
+}
+
+void
+buf_consume(struct buf *b, size_t n)
+{
+    assert(n <= b->len);
+    b->len -= n;
+    b->off = b->len == 0 ? 0 : b->off + n;
+}
+
+int
+buf_append(struct buf *b, const void *p, size_t n)
+{
+    if (n > b->cap - b->len)
+        return PTTH_ELIMIT;
+    if (n > b->cap - b->off - b->len)
+        buf_compact(b);
+    if (n > 0)
+        memcpy(b->data + b->off + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+void
+buf_reset(struct buf *b)
+{
+    b->off = 0;
+    b->len = 0;
+}
+
+/* ---- struct bufq ---- */
+
+/* Bytes [r, w) of data[] are queued; [w, chunk_size) is free. */
+struct bufq_chunk {
+    struct bufq_chunk *next;
+    size_t r, w;
+    uint8_t data[];
+};
+
+void
+bufq_init(struct bufq *q, size_t chunk_size, size_t max_bytes)
+{
+    assert(chunk_size > 0 && max_bytes > 0);
+    q->head = q->tail = q->spare = NULL;
+    q->chunk_size = chunk_size;
+    q->max_bytes = max_bytes;
+    q->len = 0;
+}
+
+void
+bufq_free(struct bufq *q)
+{
+    struct bufq_chunk *c, *next;
+
+    for (c = q->head; c != NULL; c = next) {
+        next = c->next;
+        free(c);
+    }
+    free(q->spare);
+    q->head = q->tail = q->spare = NULL;
+    q->len = 0;
+}
+
+void
+bufq_shrink(struct bufq *q)
+{
+    free(q->spare);
+    q->spare = NULL;
+    if (q->len == 0)
+        bufq_free(q);
+}
+
+size_t
+bufq_len(const struct bufq *q)
+{
+    return q->len;
+}
+
+bool
+bufq_full(const struct bufq *q)
+{
+    return q->len >= q->max_bytes;
+}
+
+size_t
+bufq_space(const struct bufq *q)
+{
+    return q->len >= q->max_bytes ? 0 : q->max_bytes - q->len;
+}
+
+/* Returns a chunk to append to, linking a new (or the spare) one when the
+ * tail is full or missing. */
+static struct bufq_chunk *
+tail_with_room(struct bufq *q)
+{
+    struct bufq_chunk *c = q->tail;
+
+    if (c != NULL && c->w < q->chunk_size)
+        return c;
+    if (q->spare != NULL) {
+        c = q->spare;
+        q->spare = NULL;
+    } else {
+        c = xmalloc(sizeof(*c) + q->chunk_size);
+    }
+    c->next = NULL;
+    c->r = c->w = 0;
+    if (q->tail != NULL)
+        q->tail->next = c;
+    else
+        q->head = c;
+    q->tail = c;
+    return c;
+}
+
+size_t
+bufq_write_some(struct bufq *q, const void *p, size_t n)
+{
+    const uint8_t *src = p;
+    size_t done = 0;
+
+    if (n > bufq_space(q))
+        n = bufq_space(q);
+    while (done < n) {
+        struct bufq_chunk *c = tail_with_room(q);
+        size_t k = q->chunk_size - c->w;
+        if (k > n - done)
+            k = n - done;
+        memcpy(c->data + c->w, src + done, k);
+        c->w += k;
+        done += k;
+    }
+    q->len += done;
+    return done;
+}
+
+int
+bufq_append(struct bufq *q, const void *p, size_t n)
+{
+    if (n > bufq_space(q))
+        return PTTH_ELIMIT;
+    bufq_write_some(q, p, n);
+    return 0;
+}
+
+bool
+bufq_peek(const struct bufq *q, const uint8_t **p, size_t *n)
+{
+    if (q->len == 0) {
+        *p = NULL;
+        *n = 0;
+        return false;
+    }
+    /* Invariant: the head chunk is never empty while len > 0. */
+    *p = q->head->data + q->head->r;
+    *n = q->head->w - q->head->r;
+    return true;
+}
+
+void
+bufq_consume(struct bufq *q, size_t n)
+{
+    assert(n <= q->len);
+    q->len -= n;
+    while (n > 0) {
+        struct bufq_chunk *c = q->head;
+        size_t k = c->w - c->r;
+
+        if (k > n)
+            k = n;
+        c->r += k;
+        n -= k;
+        if (c->r < c->w)
+            break;
+        if (c->next == NULL) {
+            c->r = c->w = 0; /* sole chunk: rewind in place */
+            break;
+        }
+        q->head = c->next;
+        if (q->spare == NULL)
+            q->spare = c;
+        else
+            free(c);
+    }
+}
+
+size_t
+bufq_read(struct bufq *q, void *dst, size_t n)
+{
+    uint8_t *out = dst;
+    size_t done = 0;
+
+    while (done < n) {
+        const uint8_t *p;
+        size_t k;
+
+        if (!bufq_peek(q, &p, &k))
+            break;
+        if (k > n - done)
+            k = n - done;
+        memcpy(out + done, p, k);
+        bufq_consume(q, k);
+        done += k;
+    }
+    return done;
+}

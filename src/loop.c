@@ -1,0 +1,490 @@
+/* SPDX-License-Identifier: MIT
+ * loop.c - libuv in fd mode. Every object embeds its uv handle, points
+ * handle.data at itself and is freed only from the uv_close callback
+ * (free_close_cb), so memory is never released while libuv still holds
+ * the handle, and loop_free can close whatever is left with uv_walk. */
+#include "config.h"
+
+#include "loop.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "util.h"
+
+extern char **environ;
+
+struct loop {
+    uv_loop_t uv;
+    uv_check_t check; /* drains the deferred queue after I/O; unref'd */
+    uv_idle_t idle;   /* active only while the queue is non-empty, so the
+                       * loop polls with a zero timeout and stays alive */
+    struct deferred *dq_head, *dq_tail;
+    size_t dq_len;
+};
+
+struct io_watch {
+    uv_poll_t h;
+    io_cb *cb;
+    void *arg;
+    int events; /* IO_READ|IO_WRITE being polled for */
+};
+
+struct timer {
+    uv_timer_t h;
+    timer_cb *cb;
+    void *arg;
+};
+
+struct sig_watch {
+    uv_signal_t h;
+    timer_cb *cb;
+    void *arg;
+};
+
+struct child {
+    uv_process_t h;
+    exit_cb *cb;
+    void *arg;
+};
+
+/* Close callback of every wrapper object: handle.data is the object. */
+static void
+free_close_cb(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+/* ---- deferred queue ---- */
+
+void
+deferred_init(struct deferred *d, void (*fn)(void *arg), void *arg)
+{
+    d->next = NULL;
+    d->fn = fn;
+    d->arg = arg;
+    d->queued = false;
+}
+
+static void
+idle_cb(uv_idle_t *h)
+{
+    (void)h; /* exists only to keep poll from blocking */
+}
+
+void
+loop_defer(struct loop *l, struct deferred *d)
+{
+    if (d->queued)
+        return;
+    d->next = NULL;
+    d->queued = true;
+    if (l->dq_tail != NULL)
+        l->dq_tail->next = d;
+    else
+        l->dq_head = d;
+    l->dq_tail = d;
+    if (l->dq_len++ == 0)
+        uv_idle_start(&l->idle, idle_cb);
+}
+
+void
+loop_cancel(struct loop *l, struct deferred *d)
+{
+    struct deferred *prev = NULL, *cur;
+
+    if (!d->queued)
+        return;
+    for (cur = l->dq_head; cur != NULL; prev = cur, cur = cur->next) {
+        if (cur != d)
+            continue;
+        if (prev != NULL)
+            prev->next = d->next;
+        else
+            l->dq_head = d->next;
+        if (l->dq_tail == d)
+            l->dq_tail = prev;
+        d->next = NULL;
+        d->queued = false;
+        if (--l->dq_len == 0)
+            uv_idle_stop(&l->idle);
+        return;
+    }
+    assert(!"deferred marked queued but not on this loop");
+}
+
+/* Runs the entries queued when the drain began (plus, if some of those
+ * were cancelled meanwhile, as many newer ones); later entries wait for
+ * the next iteration, so a self-requeuing entry cannot starve I/O. */
+static void
+drain(struct loop *l)
+{
+    size_t budget = l->dq_len;
+
+    while (budget-- > 0 && l->dq_head != NULL) {
+        struct deferred *d = l->dq_head;
+
+        l->dq_head = d->next;
+        if (l->dq_head == NULL)
+            l->dq_tail = NULL;
+        l->dq_len--;
+        d->next = NULL;
+        d->queued = false;
+        d->fn(d->arg); /* may free d */
+    }
+    if (l->dq_len == 0)
+        uv_idle_stop(&l->idle);
+}
+
+static void
+check_cb(uv_check_t *h)
+{
+    drain(h->data);
+}
+
+/* ---- the loop ---- */
+
+struct loop *
+loop_new(void)
+{
+    struct loop *l = xcalloc(1, sizeof(*l));
+    int rc = uv_loop_init(&l->uv);
+
+    if (rc != 0) {
+        free(l);
+        errno = -rc;
+        return NULL;
+    }
+    uv_check_init(&l->uv, &l->check);
+    l->check.data = l;
+    uv_check_start(&l->check, check_cb);
+    uv_unref((uv_handle_t *)&l->check);
+    uv_idle_init(&l->uv, &l->idle);
+    l->idle.data = l;
+    return l;
+}
+
+static void
+close_walk_cb(uv_handle_t *h, void *arg)
+{
+    struct loop *l = arg;
+
+    if (uv_is_closing(h) || h == (uv_handle_t *)&l->check ||
+        h == (uv_handle_t *)&l->idle)
+        return;
+    uv_close(h, free_close_cb);
+}
+
+void
+loop_free(struct loop *l)
+{
+    int rc;
+
+    if (l == NULL)
+        return;
+    while (l->dq_head != NULL)
+        drain(l);
+    uv_close((uv_handle_t *)&l->check, NULL);
+    uv_close((uv_handle_t *)&l->idle, NULL);
+    uv_walk(&l->uv, close_walk_cb, l);
+    uv_run(&l->uv, UV_RUN_DEFAULT);
+    rc = uv_loop_close(&l->uv);
+    assert(rc == 0);
+    (void)rc;
+    free(l);
+}
+
+int
+loop_run(struct loop *l)
+{
+    uv_run(&l->uv, UV_RUN_DEFAULT);
+    return 0;
+}
+
+void
+loop_stop(struct loop *l)
+{
+    uv_stop(&l->uv);
+}
+
+uint64_t
+loop_now_ms(struct loop *l)
+{
+    return uv_now(&l->uv);
+}
+
+const char *
+loop_library_version(void)
+{
+    return uv_version_string();
+}
+
+/* ---- fd watchers ---- */
+
+static void
+poll_cb(uv_poll_t *h, int status, int uvev)
+{
+    struct io_watch *w = h->data;
+    int ev = 0;
+
+    if (status < 0) {
+        /* libuv has already stopped the handle (POLLERR). */
+        ev = IO_ERROR | w->events;
+        w->events = 0;
+    } else {
+        if (uvev & (UV_READABLE | UV_DISCONNECT))
+            ev |= IO_READ;
+        if (uvev & UV_WRITABLE)
+            ev |= IO_WRITE;
+        ev &= w->events;
+        if (ev == 0)
+            return;
+    }
+    w->cb(w->arg, ev); /* may free w: do not touch it afterwards */
+}
+
+struct io_watch *
+io_watch_new(struct loop *l, int fd, io_cb *cb, void *arg)
+{
+    struct io_watch *w = xcalloc(1, sizeof(*w));
+    int rc = uv_poll_init(&l->uv, &w->h, fd);
+
+    if (rc != 0) {
+        free(w); /* not initialised as a handle: nothing to close */
+        errno = -rc;
+        return NULL;
+    }
+    w->h.data = w;
+    w->cb = cb;
+    w->arg = arg;
+    return w;
+}
+
+void
+io_watch_set(struct io_watch *w, int events)
+{
+    int uvev = 0;
+
+    events &= IO_READ | IO_WRITE;
+    if (events == w->events)
+        return;
+    w->events = events;
+    if (events == 0) {
+        uv_poll_stop(&w->h);
+        return;
+    }
+    if (events & IO_READ)
+        uvev |= UV_READABLE;
+    if (events & IO_WRITE)
+        uvev |= UV_WRITABLE;
+    uv_poll_start(&w->h, uvev, poll_cb);
+}
+
+int
+io_watch_events(const struct io_watch *w)
+{
+    return w->events;
+}
+
+void
+io_watch_free(struct io_watch *w)
+{
+    if (w == NULL)
+        return;
+    w->events = 0;
+    uv_close((uv_handle_t *)&w->h, free_close_cb); /* stops the poll now */
+}
+
+/* ---- timers ---- */
+
+static void
+timer_fire_cb(uv_timer_t *h)
+{
+    struct timer *t = h->data;
+
+    t->cb(t->arg); /* may free t */
+}
+
+struct timer *
+timer_new(struct loop *l, timer_cb *cb, void *arg)
+{
+    struct timer *t = xcalloc(1, sizeof(*t));
+
+    uv_timer_init(&l->uv, &t->h);
+    t->h.data = t;
+    t->cb = cb;
+    t->arg = arg;
+    return t;
+}
+
+void
+timer_start(struct timer *t, uint64_t timeout_ms, uint64_t repeat_ms)
+{
+    uv_timer_start(&t->h, timer_fire_cb, timeout_ms, repeat_ms);
+}
+
+void
+timer_stop(struct timer *t)
+{
+    uv_timer_stop(&t->h);
+}
+
+bool
+timer_active(const struct timer *t)
+{
+    return uv_is_active((const uv_handle_t *)&t->h) != 0;
+}
+
+void
+timer_free(struct timer *t)
+{
+    if (t == NULL)
+        return;
+    uv_close((uv_handle_t *)&t->h, free_close_cb);
+}
+
+/* ---- signals ---- */
+
+static void
+signal_fire_cb(uv_signal_t *h, int signum)
+{
+    struct sig_watch *s = h->data;
+
+    (void)signum;
+    s->cb(s->arg); /* may free s */
+}
+
+struct sig_watch *
+sig_watch_new(struct loop *l, int signum, timer_cb *cb, void *arg)
+{
+    struct sig_watch *s = xcalloc(1, sizeof(*s));
+    int rc = uv_signal_init(&l->uv, &s->h);
+
+    if (rc != 0) {
+        free(s); /* init failed before the handle was registered */
+        errno = -rc;
+        return NULL;
+    }
+    s->h.data = s;
+    s->cb = cb;
+    s->arg = arg;
+    rc = uv_signal_start(&s->h, signal_fire_cb, signum);
+    if (rc != 0) {
+        uv_close((uv_handle_t *)&s->h, free_close_cb);
+        errno = -rc;
+        return NULL;
+    }
+    uv_unref((uv_handle_t *)&s->h);
+    return s;
+}
+
+void
+sig_watch_free(struct sig_watch *s)
+{
+    if (s == NULL)
+        return;
+    uv_close((uv_handle_t *)&s->h, free_close_cb);
+}
+
+/* ---- child processes ---- */
+
+static void
+child_exit_cb(uv_process_t *h, int64_t exit_status, int term_signal)
+{
+    struct child *c = h->data;
+    int status = term_signal != 0 ? 128 + term_signal : (int)exit_status;
+
+    c->cb(c->arg, status);
+    uv_close((uv_handle_t *)&c->h, free_close_cb);
+}
+
+/* True when |entry| ("NAME=...") sets the variable named in |var|. */
+static bool
+same_name(const char *entry, const char *var)
+{
+    size_t n = strcspn(var, "=");
+
+    return strncmp(entry, var, n) == 0 && entry[n] == '=';
+}
+
+/* Returns environ minus the names in |extra|, plus |extra| (borrowed
+ * strings; free only the array), or NULL when an entry lacks '='. */
+static char **
+merge_env(char **extra)
+{
+    size_t n = 0, m = 0, i, j, k = 0;
+    char **env;
+
+    while (environ != NULL && environ[n] != NULL)
+        n++;
+    while (extra != NULL && extra[m] != NULL) {
+        if (strchr(extra[m], '=') == NULL || extra[m][0] == '=')
+            return NULL;
+        m++;
+    }
+    env = xcalloc(n + m + 1, sizeof(*env));
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < m; j++) {
+            if (same_name(environ[i], extra[j]))
+                break;
+        }
+        if (j == m)
+            env[k++] = environ[i];
+    }
+    for (j = 0; j < m; j++)
+        env[k++] = extra[j];
+    env[k] = NULL;
+    return env;
+}
+
+int
+loop_spawn_shell(struct loop *l, const char *cmd, char **env_extra, exit_cb *cb,
+                 void *arg, int *pid_out)
+{
+    char *args[4];
+    uv_process_options_t opt;
+    uv_stdio_container_t stdio[3];
+    struct child *c;
+    char **env;
+    int rc, i;
+
+    env = merge_env(env_extra);
+    if (env == NULL)
+        return PTTH_EINVAL;
+    args[0] = "/bin/sh";
+    args[1] = "-c";
+    args[2] = (char *)cmd;
+    args[3] = NULL;
+    for (i = 0; i < 3; i++) {
+        stdio[i].flags = UV_INHERIT_FD;
+        stdio[i].data.fd = i;
+    }
+    memset(&opt, 0, sizeof(opt));
+    opt.exit_cb = child_exit_cb;
+    opt.file = args[0];
+    opt.args = args;
+    opt.env = env;
+    opt.stdio_count = 3;
+    opt.stdio = stdio;
+
+    c = xcalloc(1, sizeof(*c));
+    c->cb = cb;
+    c->arg = arg;
+    /* uv_spawn returns after the child has exec'd, so env may go now. */
+    rc = uv_spawn(&l->uv, &c->h, &opt);
+    c->h.data = c;
+    free(env);
+    if (rc != 0) {
+        /* the handle is initialised even on failure: close it */
+        uv_close((uv_handle_t *)&c->h, free_close_cb);
+        errno = -rc;
+        return PTTH_EIO;
+    }
+    if (pid_out != NULL)
+        *pid_out = c->h.pid;
+    return 0;
+}

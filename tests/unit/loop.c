@@ -1,0 +1,793 @@
+/* SPDX-License-Identifier: MIT
+ * tests/unit/loop.c - fd watchers, timers, deferred queue, signals,
+ * child processes. Every run is bounded by a watchdog timer. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "loop.h"
+#include "util.h"
+
+#include "../lib/tap.h"
+
+static struct loop *L;
+static bool timed_out;
+
+static void
+watchdog_cb(void *arg)
+{
+    (void)arg;
+    timed_out = true;
+    loop_stop(L);
+}
+
+/* Runs the loop until a callback stops it or |ms| pass. Returns true
+ * when stopped by a callback. */
+static bool
+run_for(uint64_t ms)
+{
+    struct timer *wd = timer_new(L, watchdog_cb, NULL);
+
+    timed_out = false;
+    timer_start(wd, ms, 0);
+    loop_run(L);
+    timer_free(wd);
+    return !timed_out;
+}
+
+static void
+stop_cb(void *arg)
+{
+    (void)arg;
+    loop_stop(L);
+}
+
+static void
+must_socketpair(int sv[2])
+{
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
+        perror("socketpair");
+        exit(99);
+    }
+}
+
+/* ---- fd watchers ---- */
+
+struct pingpong {
+    int fd;
+    struct io_watch *w;
+    char log[64];
+    char got[8];
+};
+
+static void
+pp_append(struct pingpong *p, const char *s)
+{
+    strncat(p->log, s, sizeof(p->log) - strlen(p->log) - 1);
+}
+
+static void
+ping_cb(void *arg, int ev)
+{
+    struct pingpong *p = arg;
+
+    if (ev & IO_WRITE) {
+        pp_append(p, "aW");
+        if (write(p->fd, "ping", 4) != 4)
+            pp_append(p, "!");
+        io_watch_set(p->w, IO_READ);
+    } else if (ev & IO_READ) {
+        ssize_t n = read(p->fd, p->got, sizeof(p->got) - 1);
+        p->got[n > 0 ? n : 0] = '\0';
+        pp_append(p, "aR");
+        loop_stop(L);
+    }
+}
+
+static void
+pong_cb(void *arg, int ev)
+{
+    struct pingpong *p = arg;
+    char buf[8];
+
+    if (ev & IO_READ) {
+        ssize_t n = read(p->fd, buf, sizeof(buf));
+        pp_append(p, n == 4 && memcmp(buf, "ping", 4) == 0 ? "bR" : "b?");
+        if (write(p->fd, "pong", 4) != 4)
+            pp_append(p, "!");
+        io_watch_set(p->w, 0);
+    }
+}
+
+static void
+test_io_pingpong(void)
+{
+    int sv[2];
+    struct pingpong a, b;
+
+    must_socketpair(sv);
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    a.fd = sv[0];
+    b.fd = sv[1];
+    a.w = io_watch_new(L, a.fd, ping_cb, &a);
+    b.w = io_watch_new(L, b.fd, pong_cb, &b);
+    ok(a.w != NULL && b.w != NULL, "io: watches created");
+    ok(fcntl(a.fd, F_GETFL) & O_NONBLOCK, "io: fd made non-blocking");
+    io_watch_set(a.w, IO_WRITE);
+    io_watch_set(b.w, IO_READ);
+    is_int(io_watch_events(a.w), IO_WRITE, "io: events recorded");
+    ok(run_for(2000), "io: ping-pong finished");
+    /* b may log its read before or after a's write callback returns */
+    is_str(b.log, "bR", "io: peer saw readable ping");
+    is_str(a.log, "aWaR", "io: writable, then readable after set");
+    is_str(a.got, "pong", "io: exact bytes");
+    is_int(io_watch_events(b.w), 0, "io: set(0) recorded");
+    io_watch_free(a.w);
+    io_watch_free(b.w);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+struct counter {
+    int calls, last_ev, fd;
+    struct io_watch *w, *other;
+    struct counter *peer;
+};
+
+static void
+count_cb(void *arg, int ev)
+{
+    struct counter *c = arg;
+
+    c->calls++;
+    c->last_ev = ev;
+}
+
+static void
+count_stop_cb(void *arg, int ev)
+{
+    count_cb(arg, ev);
+    loop_stop(L);
+}
+
+static void
+test_io_set_and_hangup(void)
+{
+    int sv[2];
+    struct counter c;
+    char buf[8];
+    struct timer *t = timer_new(L, stop_cb, NULL);
+
+    memset(&c, 0, sizeof(c));
+    must_socketpair(sv);
+    c.w = io_watch_new(L, sv[0], count_stop_cb, &c);
+    if (write(sv[1], "x", 1) != 1)
+        diag("write failed");
+    timer_start(t, 50, 0);
+    ok(run_for(2000) && c.calls == 0,
+       "io: no callback while not polling, data pending");
+    io_watch_set(c.w, IO_READ);
+    io_watch_set(c.w, IO_READ); /* unchanged: no-op */
+    ok(run_for(2000) && c.calls == 1 && c.last_ev == IO_READ,
+       "io: readable after io_watch_set(IO_READ)");
+    if (read(sv[0], buf, sizeof(buf)) != 1)
+        diag("read failed");
+    io_watch_set(c.w, IO_READ | IO_WRITE);
+    ok(run_for(2000) && c.calls == 2 && c.last_ev == IO_WRITE,
+       "io: only the ready events are reported");
+    io_watch_set(c.w, IO_READ);
+    close(sv[1]);
+    ok(run_for(2000) && c.calls == 3 && (c.last_ev & IO_READ),
+       "io: hangup reported as readable");
+    ok(read(sv[0], buf, sizeof(buf)) == 0, "io: read then sees EOF");
+    io_watch_free(c.w);
+    close(sv[0]);
+    timer_free(t);
+}
+
+static void
+test_io_error(void)
+{
+    struct sockaddr_in sa;
+    socklen_t slen = sizeof(sa);
+    int fd, lfd, err = 0;
+    struct counter c;
+
+    /* a loopback port that just stopped listening refuses connections */
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    lfd = socket(AF_INET, SOCK_STREAM, 0);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        getsockname(lfd, (struct sockaddr *)&sa, &slen) != 0) {
+        skip(3, "no loopback TCP");
+        if (lfd >= 0)
+            close(lfd);
+        return;
+    }
+    close(lfd);
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    memset(&c, 0, sizeof(c));
+    c.w = io_watch_new(L, fd, count_stop_cb, &c);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ||
+        errno != EINPROGRESS) {
+        diag("connect: %s", strerror(errno));
+    }
+    io_watch_set(c.w, IO_WRITE);
+    slen = sizeof(err);
+    ok(run_for(2000) && c.calls == 1 && c.last_ev == (IO_ERROR | IO_WRITE),
+       "io: refused connect gives IO_ERROR with the requested bits");
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &slen);
+    is_int(err, ECONNREFUSED, "io: caller sees the error");
+    is_int(io_watch_events(c.w), 0, "io: watch stopped after IO_ERROR");
+    io_watch_free(c.w);
+    close(fd);
+}
+
+static void
+test_io_new_errors(void)
+{
+    int sv[2], fd;
+    struct io_watch *w, *w2;
+    struct counter c;
+    char path[] = "/tmp/ptth-loop-XXXXXX";
+
+    memset(&c, 0, sizeof(c));
+    must_socketpair(sv);
+    w = io_watch_new(L, sv[0], count_cb, &c);
+    io_watch_set(w, IO_READ);
+    errno = 0;
+    w2 = io_watch_new(L, sv[0], count_cb, &c);
+    ok(w2 == NULL && errno == EEXIST, "io: second active watch on fd: EEXIST");
+    io_watch_free(w2);
+    io_watch_free(w);
+    close(sv[0]);
+    close(sv[1]);
+
+    fd = mkstemp(path);
+    errno = 0;
+    w = io_watch_new(L, fd, count_cb, &c);
+    ok(w == NULL && errno == EPERM, "io: regular file cannot be polled");
+    close(fd);
+    unlink(path);
+}
+
+static void
+self_free_cb(void *arg, int ev)
+{
+    struct counter *c = arg;
+
+    (void)ev;
+    c->calls++;
+    io_watch_free(c->w); /* from inside its own callback */
+    close(c->fd);
+    c->w = NULL;
+}
+
+static void
+free_other_cb(void *arg, int ev)
+{
+    struct counter *c = arg;
+
+    (void)ev;
+    c->calls++;
+    io_watch_set(c->w, 0);
+    if (c->peer->w != NULL) {
+        io_watch_free(c->peer->w); /* pending event must not be delivered */
+        c->peer->w = NULL;
+    }
+}
+
+static void
+test_io_free_in_callback(void)
+{
+    int sv[2], sv2[2], i;
+    struct counter c, a, b;
+    struct timer *t = timer_new(L, stop_cb, NULL);
+
+    memset(&c, 0, sizeof(c));
+    must_socketpair(sv);
+    c.fd = sv[0];
+    c.w = io_watch_new(L, sv[0], self_free_cb, &c);
+    io_watch_set(c.w, IO_WRITE);
+    timer_start(t, 30, 0);
+    run_for(2000);
+    is_int(c.calls, 1, "io: watch freed in its own callback fires once");
+    close(sv[1]);
+
+    /* both writable in the same iteration; whichever runs frees the other */
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    must_socketpair(sv);
+    must_socketpair(sv2);
+    a.peer = &b;
+    b.peer = &a;
+    a.w = io_watch_new(L, sv[0], free_other_cb, &a);
+    b.w = io_watch_new(L, sv2[0], free_other_cb, &b);
+    io_watch_set(a.w, IO_WRITE);
+    io_watch_set(b.w, IO_WRITE);
+    timer_start(t, 30, 0);
+    run_for(2000);
+    is_int(a.calls + b.calls, 1, "io: freed watch never fires again");
+    io_watch_free(a.w);
+    io_watch_free(b.w);
+
+    /* the fd number is reused at once: a new watch must work */
+    for (i = 0; i < 2; i++) {
+        close(sv[i]);
+        close(sv2[i]);
+    }
+    memset(&c, 0, sizeof(c));
+    must_socketpair(sv);
+    c.w = io_watch_new(L, sv[0], count_stop_cb, &c);
+    ok(c.w != NULL, "io: new watch on a just-reused fd number");
+    io_watch_set(c.w, IO_WRITE);
+    ok(run_for(2000) && c.calls == 1, "io: reused fd watch fires");
+    io_watch_free(c.w);
+    close(sv[0]);
+    close(sv[1]);
+    timer_free(t);
+}
+
+/* ---- timers ---- */
+
+struct tfire {
+    char order[16];
+    uint64_t start, at[3];
+    int n;
+    struct timer *t;
+    bool active_in_cb;
+};
+
+static struct tfire tf;
+
+static void
+order_cb(void *arg)
+{
+    const char *name = arg;
+    int i = name[0] - 'a';
+
+    strncat(tf.order, name, 1);
+    tf.at[i] = loop_now_ms(L);
+    if (++tf.n == 3)
+        loop_stop(L);
+}
+
+static void
+repeat_cb(void *arg)
+{
+    struct tfire *f = arg;
+
+    f->active_in_cb = timer_active(f->t);
+    if (++f->n == 3) {
+        timer_stop(f->t);
+        loop_stop(L);
+    }
+}
+
+static void
+oneshot_cb(void *arg)
+{
+    struct tfire *f = arg;
+
+    f->active_in_cb = timer_active(f->t);
+    f->n++;
+}
+
+static void
+repeat_self_free_cb(void *arg)
+{
+    struct tfire *f = arg;
+
+    if (++f->n == 2) {
+        timer_free(f->t);
+        f->t = NULL;
+    }
+}
+
+static void
+test_timers(void)
+{
+    struct timer *ta = timer_new(L, order_cb, "a");
+    struct timer *tb = timer_new(L, order_cb, "b");
+    struct timer *tc = timer_new(L, order_cb, "c");
+    struct timer *stop = timer_new(L, stop_cb, NULL);
+    struct tfire f;
+    uint64_t t0;
+
+    memset(&tf, 0, sizeof(tf));
+    tf.start = loop_now_ms(L);
+    timer_start(ta, 30, 0);
+    timer_start(tb, 10, 0);
+    timer_start(tc, 20, 0);
+    ok(timer_active(ta), "timer: active after start");
+    ok(run_for(2000), "timer: three timers fired");
+    is_str(tf.order, "bca", "timer: fired in deadline order");
+    ok(tf.at[1] >= tf.start + 10 && tf.at[2] >= tf.start + 20 &&
+           tf.at[0] >= tf.start + 30,
+       "timer: loop_now_ms not before the deadlines");
+    ok(!timer_active(ta), "timer: one-shot inactive after firing");
+
+    memset(&f, 0, sizeof(f));
+    f.t = timer_new(L, repeat_cb, &f);
+    t0 = loop_now_ms(L);
+    timer_start(f.t, 5, 5);
+    ok(run_for(2000) && f.n == 3 && f.active_in_cb,
+       "timer: repeating timer fires 3 times, active in callback");
+    ok(!timer_active(f.t) && loop_now_ms(L) >= t0 + 15,
+       "timer: timer_stop disarms; repeats were spaced");
+    timer_free(f.t);
+
+    memset(&f, 0, sizeof(f));
+    f.t = timer_new(L, oneshot_cb, &f);
+    timer_start(f.t, 1, 0);
+    timer_start(stop, 20, 0);
+    run_for(2000);
+    ok(f.n == 1 && !f.active_in_cb, "timer: one-shot inactive in callback");
+
+    f.n = 0;
+    timer_start(f.t, 5, 0);
+    timer_stop(f.t);
+    t0 = mono_ms();
+    loop_run(L); /* nothing active: returns at once */
+    ok(f.n == 0 && mono_ms() - t0 < 1000,
+       "timer: stopped timer never fires; idle loop_run returns");
+    timer_free(f.t);
+
+    memset(&f, 0, sizeof(f));
+    f.t = timer_new(L, repeat_self_free_cb, &f);
+    timer_start(f.t, 1, 1);
+    timer_start(stop, 30, 0);
+    run_for(2000);
+    is_int(f.n, 2, "timer: freed in its own callback, never fires again");
+
+    timer_free(ta);
+    timer_free(tb);
+    timer_free(tc);
+    timer_free(stop);
+}
+
+/* ---- deferred queue ---- */
+
+struct dtest {
+    struct deferred d;
+    char *log;
+    const char *name;
+    int left;
+    struct deferred *cancel;
+};
+
+static char dlog[64];
+
+static void
+dlog_cb(void *arg)
+{
+    struct dtest *t = arg;
+
+    strncat(dlog, t->name, sizeof(dlog) - strlen(dlog) - 1);
+    if (t->cancel != NULL)
+        loop_cancel(L, t->cancel);
+}
+
+static void
+requeue_cb(void *arg)
+{
+    struct dtest *t = arg;
+
+    if (--t->left > 0)
+        loop_defer(L, &t->d);
+    else
+        loop_stop(L);
+}
+
+static void
+free_self_cb(void *arg)
+{
+    struct dtest *t = arg;
+
+    dlog_cb(t);
+    free(t); /* frees the struct deferred that is running */
+}
+
+static struct deferred io_d;
+static int io_d_seq, io_d_ran_at, io_t_ran_at;
+
+static void
+io_d_cb(void *arg)
+{
+    (void)arg;
+    io_d_ran_at = ++io_d_seq;
+}
+
+static void
+io_t_cb(void *arg)
+{
+    (void)arg;
+    io_t_ran_at = ++io_d_seq;
+    loop_stop(L);
+}
+
+static struct timer *io_t;
+
+static void
+defer_from_io_cb(void *arg, int ev)
+{
+    struct counter *c = arg;
+
+    (void)ev;
+    io_watch_set(c->w, 0);
+    timer_start(io_t, 0, 0);
+    loop_defer(L, &io_d);
+}
+
+static void
+test_deferred(void)
+{
+    struct dtest a, b, c, r;
+    struct dtest *heap;
+    struct counter cnt;
+    int sv[2];
+    uint64_t t0;
+
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    memset(&c, 0, sizeof(c));
+    deferred_init(&a.d, dlog_cb, &a);
+    deferred_init(&b.d, dlog_cb, &b);
+    deferred_init(&c.d, dlog_cb, &c);
+    a.name = "a";
+    b.name = "b";
+    c.name = "c";
+    dlog[0] = '\0';
+    loop_defer(L, &a.d);
+    loop_defer(L, &b.d);
+    loop_defer(L, &a.d); /* already queued: no-op */
+    loop_defer(L, &c.d);
+    ok(a.d.queued, "defer: marked queued");
+    t0 = mono_ms();
+    loop_run(L); /* the queue alone keeps the loop alive */
+    is_str(dlog, "abc", "defer: FIFO, double queue is a no-op");
+    ok(!a.d.queued && mono_ms() - t0 < 1000,
+       "defer: loop_run drained and returned");
+
+    dlog[0] = '\0';
+    loop_defer(L, &a.d);
+    loop_defer(L, &b.d);
+    loop_defer(L, &c.d);
+    loop_cancel(L, &b.d);
+    loop_cancel(L, &b.d); /* not queued: no-op */
+    ok(!b.d.queued, "defer: cancel unmarks");
+    loop_run(L);
+    is_str(dlog, "ac", "defer: cancelled entry does not run");
+
+    dlog[0] = '\0';
+    a.cancel = &c.d; /* cancelled by a while the queue drains */
+    loop_defer(L, &a.d);
+    loop_defer(L, &b.d);
+    loop_defer(L, &c.d);
+    loop_run(L);
+    is_str(dlog, "ab", "defer: cancel from inside a running entry");
+    a.cancel = NULL;
+    loop_cancel(L, &c.d);
+
+    memset(&r, 0, sizeof(r));
+    deferred_init(&r.d, requeue_cb, &r);
+    r.left = 1000;
+    loop_defer(L, &r.d);
+    t0 = mono_ms();
+    ok(run_for(5000) && r.left == 0 && mono_ms() - t0 < 1000,
+       "defer: 1000 self-requeues finish promptly (poll never blocks)");
+
+    heap = xcalloc(1, sizeof(*heap));
+    heap->name = "h";
+    deferred_init(&heap->d, free_self_cb, heap);
+    dlog[0] = '\0';
+    loop_defer(L, &heap->d);
+    loop_run(L);
+    is_str(dlog, "h", "defer: entry may free its own struct");
+
+    /* queued from an I/O callback: runs after that iteration's I/O,
+     * before the next iteration's timers */
+    memset(&cnt, 0, sizeof(cnt));
+    must_socketpair(sv);
+    io_t = timer_new(L, io_t_cb, NULL);
+    deferred_init(&io_d, io_d_cb, NULL);
+    cnt.w = io_watch_new(L, sv[0], defer_from_io_cb, &cnt);
+    io_watch_set(cnt.w, IO_WRITE);
+    io_d_seq = io_d_ran_at = io_t_ran_at = 0;
+    ok(run_for(2000) && io_d_ran_at == 1 && io_t_ran_at == 2,
+       "defer: queued in I/O runs in the same iteration");
+    io_watch_free(cnt.w);
+    timer_free(io_t);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* ---- signals ---- */
+
+struct sigtest {
+    int n;
+    struct sig_watch *s;
+};
+
+static void
+sig_cb(void *arg)
+{
+    struct sigtest *t = arg;
+
+    t->n++;
+    loop_stop(L);
+}
+
+static void
+sig_self_free_cb(void *arg)
+{
+    struct sigtest *t = arg;
+
+    t->n++;
+    sig_watch_free(t->s);
+    t->s = NULL;
+    loop_stop(L);
+}
+
+static void
+test_signals(void)
+{
+    struct sigtest t;
+    uint64_t t0;
+
+    memset(&t, 0, sizeof(t));
+    t.s = sig_watch_new(L, SIGUSR1, sig_cb, &t);
+    ok(t.s != NULL, "signal: watcher created");
+    t0 = mono_ms();
+    loop_run(L); /* unref'd: must not keep the loop alive */
+    ok(t.n == 0 && mono_ms() - t0 < 1000,
+       "signal: watcher alone does not keep the loop alive");
+    raise(SIGUSR1);
+    ok(run_for(2000) && t.n == 1, "signal: raise(SIGUSR1) delivered");
+    sig_watch_free(t.s);
+
+    memset(&t, 0, sizeof(t));
+    t.s = sig_watch_new(L, SIGUSR2, sig_self_free_cb, &t);
+    raise(SIGUSR2);
+    raise(SIGUSR2);
+    ok(run_for(2000) && t.n == 1 && t.s == NULL,
+       "signal: freed inside its own callback");
+    errno = 0;
+    ok(sig_watch_new(L, 12345, sig_cb, &t) == NULL && errno == EINVAL,
+       "signal: bad signal number refused");
+}
+
+/* ---- child processes ---- */
+
+struct spawn {
+    int status, done, want;
+};
+
+static void
+exit_seen_cb(void *arg, int status)
+{
+    struct spawn *s = arg;
+
+    s->status = status;
+    if (++s->done == s->want)
+        loop_stop(L);
+}
+
+static int
+run_shell(const char *cmd, char **env, int *pid)
+{
+    struct spawn s = {-1, 0, 1};
+    int rc = loop_spawn_shell(L, cmd, env, exit_seen_cb, &s, pid);
+
+    if (rc != 0)
+        return 1000 + rc;
+    if (!run_for(5000))
+        return -1000;
+    return s.status;
+}
+
+static void
+test_spawn(void)
+{
+    char *env[] = {"FOO=bar", "PTTH_T=new", NULL};
+    char *bad[] = {"NOEQUALS", NULL};
+    int pid = 0;
+    struct sigaction sa, old;
+
+    is_int(run_shell("exit 3", NULL, &pid), 3, "spawn: exit status");
+    ok(pid > 0, "spawn: pid returned");
+    is_int(run_shell("kill -TERM $$", NULL, NULL), 128 + SIGTERM,
+           "spawn: killed by SIGTERM gives 128+15");
+    setenv("PTTH_T", "old", 1);
+    setenv("PTTH_KEEP", "yes", 1);
+    is_int(run_shell("test \"$FOO\" = bar && test \"$PTTH_T\" = new && "
+                     "test \"$PTTH_KEEP\" = yes && "
+                     "{ test ! -r /proc/$$/environ || test \"$(tr '\\0' "
+                     "'\\n' < /proc/$$/environ | grep -c '^PTTH_T=')\" = 1; }",
+                     env, NULL),
+           0, "spawn: env_extra added and overriding, environ kept");
+    is_int(loop_spawn_shell(L, "true", bad, exit_seen_cb, NULL, NULL),
+           PTTH_EINVAL, "spawn: env entry without '=' refused");
+
+    /* the child starts with default dispositions even if we ignore */
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, &old);
+    is_int(run_shell("kill -PIPE $$", NULL, NULL), 128 + SIGPIPE,
+           "spawn: SIGPIPE default in the child");
+    sigaction(SIGPIPE, &old, NULL);
+}
+
+/* ---- loop_free with open handles (leak check under valgrind/ASan) ---- */
+
+static int freed_d_ran;
+
+static void
+freed_d_cb(void *arg)
+{
+    (void)arg;
+    freed_d_ran++;
+}
+
+static void
+test_free_with_open_handles(void)
+{
+    struct loop *l = loop_new();
+    int sv[2];
+    struct io_watch *w;
+    struct timer *t;
+    struct deferred d;
+    struct counter c;
+
+    memset(&c, 0, sizeof(c));
+    must_socketpair(sv);
+    w = io_watch_new(l, sv[0], count_cb, &c);
+    io_watch_set(w, IO_READ);
+    t = timer_new(l, stop_cb, NULL);
+    timer_start(t, 100000, 0);
+    sig_watch_new(l, SIGUSR1, sig_cb, NULL);
+    deferred_init(&d, freed_d_cb, NULL);
+    loop_defer(l, &d);
+    loop_free(l); /* closes and frees w, t and the signal watcher */
+    ok(freed_d_ran == 1 && c.calls == 0,
+       "loop_free: runs queued work, closes open handles");
+    close(sv[0]);
+    close(sv[1]);
+    loop_free(NULL);
+}
+
+int
+main(void)
+{
+    const char *v;
+
+    plan(55);
+    bail_out_after(60); /* for the loop_run calls that must return alone */
+    L = loop_new();
+    ok(L != NULL, "loop_new");
+    v = loop_library_version();
+    ok(v != NULL && strncmp(v, "1.", 2) == 0, "libuv version %s", v);
+    test_io_pingpong();
+    test_io_set_and_hangup();
+    test_io_error();
+    test_io_new_errors();
+    test_io_free_in_callback();
+    test_timers();
+    test_deferred();
+    test_signals();
+    test_spawn();
+    test_free_with_open_handles();
+    loop_free(L);
+    return done_testing();
+}
