@@ -566,7 +566,9 @@ load_expose(struct cfg *cfg, const struct cli *c)
         return rc;
     for (i = 0; i < PTTH_ARRAY_LEN(dir_only); i++) {
         v = &c->v[dir_only[i]];
-        if (cfg->target_kind != TARGET_DIR && v->set &&
+        /* A shared PTTH_LIST=1 must not break exposing a port, so only
+         * the command line is held to this. */
+        if (cfg->target_kind != TARGET_DIR && v->set && !from_env(v) &&
             (v->str != NULL || v->count > 0)) {
             cli_error(cfg->cmd, "%s applies only to a directory TARGET",
                       v->src);
@@ -647,6 +649,8 @@ load_connect(struct cfg *cfg, const struct cli *c)
     t = c->operands[0];
     colon = strrchr(t, ':');
     cfg->connect_host = colon ? xstrndup(t, (size_t)(colon - t)) : xstrdup(t);
+    for (size_t i = 0; cfg->connect_host[i] != '\0'; i++)
+        cfg->connect_host[i] = ascii_lower(cfg->connect_host[i]);
     if (!is_domain(cfg->connect_host) ||
         (colon != NULL && (parse_port(colon + 1, &cfg->connect_port) != 0 ||
                            cfg->connect_port == 0))) {
@@ -676,7 +680,14 @@ cfg_load(struct cfg *cfg, const struct cli *c)
 
     memset(cfg, 0, sizeof(*cfg));
     cfg->cmd = c->cmd;
-    cfg->verbosity = c->v[O_QUIET].count > 0 ? -1 : c->v[O_VERBOSE].count;
+    /* -q and -v undo each other on the command line (cli.c); between the
+     * command line and the environment the command line wins. */
+    if (c->v[O_QUIET].count > 0 &&
+        !(from_env(&c->v[O_QUIET]) && c->v[O_VERBOSE].count > 0 &&
+          !from_env(&c->v[O_VERBOSE])))
+        cfg->verbosity = -1;
+    else
+        cfg->verbosity = c->v[O_VERBOSE].count;
     cfg->log_json =
         c->v[O_LOG_FORMAT].set && strcmp(c->v[O_LOG_FORMAT].str, "json") == 0;
     if ((rc = load_duration(cfg, &c->v[O_GRACE], DEFAULT_GRACE_MS,

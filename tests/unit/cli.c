@@ -289,6 +289,18 @@ main(void)
         cli_free(&c);
     }
     unsetenv("PTTH_LISTEN");
+    setenv("PTTH_QUIET", "1", 1);
+    setenv("PTTH_LIST", "1", 1);
+    {
+        const char *a[] = {"ptth", "expose", "-v", "3000", NULL};
+        parse(&c, a);
+        is_int(cfg_load(&cfg, &c), 0, "PTTH_LIST ignored for a port TARGET");
+        is_int(cfg.verbosity, 1, "-v on the command line beats PTTH_QUIET");
+        cfg_free(&cfg);
+        cli_free(&c);
+    }
+    unsetenv("PTTH_QUIET");
+    unsetenv("PTTH_LIST");
 
     /* Token files: comments and blank lines skipped, CRLF tolerated. */
     {
