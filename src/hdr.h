@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT
+ * hdr.h - header lists and the HTTP rules shared by the edge and the
+ * worker: hop-by-hop fields, lower-casing, size caps. No library headers. */
+#ifndef PTTH_HDR_H
+#define PTTH_HDR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ptth.h"
+
+/* Upper bound on the bytes of one header list (names + values). */
+#define HDR_MAX_BYTES (64u * 1024u)
+#define HDR_MAX_FIELDS 200u
+
+struct hdr {
+    char *name;  /* NUL-terminated; lower case when added with HDR_LOWER */
+    char *value; /* NUL-terminated */
+    size_t name_len;
+    size_t value_len;
+};
+
+struct hdr_list {
+    struct hdr *v;
+    size_t n;
+    size_t cap;
+    size_t bytes; /* sum of name_len + value_len */
+};
+
+#define HDR_LOWER 0x1u /* lower-case the name while copying */
+
+void hdr_list_init(struct hdr_list *l);
+void hdr_list_free(struct hdr_list *l);
+/* Copies one field in. Returns 0 or PTTH_ELIMIT past HDR_MAX_BYTES or
+ * HDR_MAX_FIELDS (the list is unchanged then). */
+int hdr_add(struct hdr_list *l, const char *name, size_t name_len,
+            const char *value, size_t value_len, unsigned flags);
+/* First field called name (case-insensitive), or NULL. */
+const struct hdr *hdr_get(const struct hdr_list *l, const char *name);
+
+/* True for the connection-specific fields that never cross a hop:
+ * connection, keep-alive, proxy-connection, transfer-encoding, upgrade,
+ * te, trailer, proxy-authorization... (RFC 9110 7.6.1, RFC 9113 8.2.2). */
+bool hdr_is_hop_by_hop(const char *name, size_t len);
+/* True when name appears as a token of any Connection field of l (those
+ * fields name more hop-by-hop fields). */
+bool hdr_listed_in_connection(const struct hdr_list *l, const char *name,
+                              size_t len);
+
+#endif /* PTTH_HDR_H */
