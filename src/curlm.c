@@ -1,0 +1,363 @@
+/* SPDX-License-Identifier: MIT
+ * curlm.c - libcurl multi_socket on the loop (after curl's
+ * docs/examples/multi-uv.c). Every socket curl asks about gets a struct
+ * csock holding one io_watch (curl_multi_assign links them); the watch is
+ * freed on CURL_POLL_REMOVE, which libuv turns into an immediate stop, so
+ * the fd number is free for a new watch at once: another owner (conn.c on
+ * a dialled socket) or curl itself when it reuses the number. */
+#include "config.h"
+
+#include "curlm.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "log.h"
+#include "loop.h"
+#include "util.h"
+
+#if CURLPAUSE_RECV != CURLM_KEEP_RECV || CURLPAUSE_SEND != CURLM_KEEP_SEND
+#error "CURLM_KEEP_* must match libcurl's CURLPAUSE_* bits"
+#endif
+
+struct csock {
+    struct curlm *m;
+    struct csock *next;
+    curl_socket_t fd;
+    struct io_watch *w; /* NULL when the fd could not be watched */
+    int want;           /* IO_READ|IO_WRITE curl asked for */
+};
+
+/* One per added easy handle; CURLOPT_PRIVATE points here. */
+struct xfer {
+    struct curlm *m;
+    CURL *easy;
+    curlm_done_fn *done;
+    curlm_pause_fn *pause;
+    void *arg;
+    int result;
+    struct deferred done_d;
+    struct deferred unpause_d;
+    struct xfer *prev, *next;
+};
+
+struct curlm {
+    struct loop *loop;
+    CURLM *multi;
+    struct timer *timer;
+    struct csock *socks;
+    struct xfer *xfers;
+    int depth; /* > 0 while libcurl runs (and may call back) */
+};
+
+struct loop *
+curlm_loop(const struct curlm *m)
+{
+    return m->loop;
+}
+
+bool
+curlm_busy(const struct curlm *m)
+{
+    return m->depth > 0;
+}
+
+static struct xfer *
+xfer_of(CURL *easy)
+{
+    char *p = NULL;
+
+    if (curl_easy_getinfo(easy, CURLINFO_PRIVATE, &p) != CURLE_OK)
+        return NULL;
+    return (struct xfer *)(void *)p;
+}
+
+/* Reports finished transfers through their deferred done entries. */
+static void
+collect_done(struct curlm *m)
+{
+    CURLMsg *msg;
+    int left;
+
+    while ((msg = curl_multi_info_read(m->multi, &left)) != NULL) {
+        struct xfer *x;
+
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        x = xfer_of(msg->easy_handle);
+        if (x == NULL)
+            continue;
+        x->result = (int)msg->data.result;
+        loop_defer(m->loop, &x->done_d);
+    }
+}
+
+static void
+socket_action(struct curlm *m, curl_socket_t fd, int flags)
+{
+    CURLMcode mc;
+    int running = 0;
+
+    m->depth++;
+    mc = curl_multi_socket_action(m->multi, fd, flags, &running);
+    m->depth--;
+    if (mc != CURLM_OK)
+        log_err("curl", "curl_multi_socket_action: %s",
+                curl_multi_strerror(mc));
+    collect_done(m);
+}
+
+static void
+csock_free(struct curlm *m, struct csock *cs)
+{
+    struct csock **pp;
+
+    for (pp = &m->socks; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == cs) {
+            *pp = cs->next;
+            break;
+        }
+    }
+    io_watch_free(cs->w);
+    free(cs);
+}
+
+static void
+sock_io_cb(void *arg, int ev)
+{
+    struct csock *cs = arg, *it;
+    struct curlm *m = cs->m;
+    curl_socket_t fd = cs->fd;
+    int flags = 0;
+
+    if (ev & IO_READ)
+        flags |= CURL_CSELECT_IN;
+    if (ev & IO_WRITE)
+        flags |= CURL_CSELECT_OUT;
+    if (ev & IO_ERROR)
+        flags |= CURL_CSELECT_ERR;
+    socket_action(m, fd, flags); /* may free cs */
+    if (!(ev & IO_ERROR))
+        return;
+    /* libuv stopped the watch on the error; if curl still wants the
+     * socket, poll it again (io_watch_set is a no-op otherwise). */
+    for (it = m->socks; it != NULL; it = it->next) {
+        if (it->fd == fd && it->w != NULL)
+            io_watch_set(it->w, it->want);
+    }
+}
+
+static int
+sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    struct curlm *m = userp;
+    struct csock *cs = socketp, *it;
+
+    (void)easy;
+    if (what == CURL_POLL_REMOVE) {
+        if (cs != NULL) {
+            curl_multi_assign(m->multi, s, NULL);
+            csock_free(m, cs);
+        }
+        return 0;
+    }
+    if (cs == NULL) {
+        /* A record for this fd that curl no longer knows about is stale
+         * (the number was closed and reused): drop it first. */
+        for (it = m->socks; it != NULL; it = it->next) {
+            if (it->fd == s) {
+                csock_free(m, it);
+                break;
+            }
+        }
+        cs = xcalloc(1, sizeof(*cs));
+        cs->m = m;
+        cs->fd = s;
+        cs->w = io_watch_new(m->loop, s, sock_io_cb, cs);
+        if (cs->w == NULL)
+            log_err("curl", "cannot watch curl socket %d: %s", (int)s,
+                    strerror(errno));
+        cs->next = m->socks;
+        m->socks = cs;
+        curl_multi_assign(m->multi, s, cs);
+    }
+    cs->want = 0;
+    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+        cs->want |= IO_READ;
+    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+        cs->want |= IO_WRITE;
+    if (cs->w != NULL)
+        io_watch_set(cs->w, cs->want);
+    return 0;
+}
+
+static void
+timeout_cb(void *arg)
+{
+    socket_action(arg, CURL_SOCKET_TIMEOUT, 0);
+}
+
+static int
+multi_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+    struct curlm *m = userp;
+
+    (void)multi;
+    if (timeout_ms < 0)
+        timer_stop(m->timer);
+    else /* 0 fires on the next iteration, outside this callback */
+        timer_start(m->timer, (uint64_t)timeout_ms, 0);
+    return 0;
+}
+
+struct curlm *
+curlm_new(struct loop *l)
+{
+    struct curlm *m;
+    CURLM *multi = curl_multi_init();
+
+    if (multi == NULL)
+        return NULL;
+    m = xcalloc(1, sizeof(*m));
+    m->loop = l;
+    m->multi = multi;
+    m->timer = timer_new(l, timeout_cb, m);
+    if (curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, sock_cb) !=
+            CURLM_OK ||
+        curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, m) != CURLM_OK ||
+        curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, multi_timer_cb) !=
+            CURLM_OK ||
+        curl_multi_setopt(multi, CURLMOPT_TIMERDATA, m) != CURLM_OK) {
+        curl_multi_cleanup(multi);
+        timer_free(m->timer);
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+static void
+xfer_unlink(struct curlm *m, struct xfer *x)
+{
+    loop_cancel(m->loop, &x->done_d);
+    loop_cancel(m->loop, &x->unpause_d);
+    if (x->prev != NULL)
+        x->prev->next = x->next;
+    else
+        m->xfers = x->next;
+    if (x->next != NULL)
+        x->next->prev = x->prev;
+}
+
+void
+curlm_free(struct curlm *m)
+{
+    if (m == NULL)
+        return;
+    assert(m->depth == 0);
+    while (m->xfers != NULL) {
+        struct xfer *x = m->xfers;
+
+        xfer_unlink(m, x);
+        curl_multi_remove_handle(m->multi, x->easy);
+        curl_easy_setopt(x->easy, CURLOPT_PRIVATE, NULL);
+        free(x);
+    }
+    curl_multi_cleanup(m->multi); /* may still report sockets removed */
+    while (m->socks != NULL)
+        csock_free(m, m->socks);
+    timer_free(m->timer);
+    free(m);
+}
+
+static void
+done_run(void *arg)
+{
+    struct xfer *x = arg;
+
+    x->done(x->arg, x->result); /* may remove and free x */
+}
+
+static void
+unpause_run(void *arg)
+{
+    struct xfer *x = arg;
+    struct curlm *m = x->m;
+    int mask = x->pause != NULL ? x->pause(x->arg) : CURLPAUSE_CONT;
+    CURLcode rc;
+
+    m->depth++;
+    rc = curl_easy_pause(x->easy, mask); /* may run the write callback */
+    m->depth--;
+    if (rc != CURLE_OK)
+        log_debug("curl", "curl_easy_pause: %s", curl_easy_strerror(rc));
+    collect_done(m);
+}
+
+int
+curlm_add(struct curlm *m, void *easy, curlm_done_fn *done, void *arg)
+{
+    struct xfer *x = xcalloc(1, sizeof(*x));
+    CURLMcode mc;
+
+    x->m = m;
+    x->easy = easy;
+    x->done = done;
+    x->arg = arg;
+    deferred_init(&x->done_d, done_run, x);
+    deferred_init(&x->unpause_d, unpause_run, x);
+    if (curl_easy_setopt(easy, CURLOPT_PRIVATE, x) != CURLE_OK) {
+        free(x);
+        return PTTH_EIO;
+    }
+    mc = curl_multi_add_handle(m->multi, easy); /* sets a 0 ms timeout */
+    if (mc != CURLM_OK) {
+        log_err("curl", "curl_multi_add_handle: %s", curl_multi_strerror(mc));
+        curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+        free(x);
+        return PTTH_EIO;
+    }
+    x->next = m->xfers;
+    if (m->xfers != NULL)
+        m->xfers->prev = x;
+    m->xfers = x;
+    return 0;
+}
+
+void
+curlm_remove(struct curlm *m, void *easy)
+{
+    struct xfer *x = xfer_of(easy);
+
+    assert(m->depth == 0); /* never from inside a libcurl callback */
+    if (x == NULL)
+        return;
+    xfer_unlink(m, x);
+    curl_multi_remove_handle(m->multi, easy);
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+    free(x);
+}
+
+void
+curlm_set_pause_fn(struct curlm *m, void *easy, curlm_pause_fn *fn)
+{
+    struct xfer *x = xfer_of(easy);
+
+    (void)m;
+    if (x != NULL)
+        x->pause = fn;
+}
+
+void
+curlm_defer_unpause(struct curlm *m, void *easy)
+{
+    struct xfer *x = xfer_of(easy);
+
+    if (x != NULL)
+        loop_defer(m->loop, &x->unpause_d);
+}

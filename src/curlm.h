@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT
+ * curlm.h - one libcurl multi handle driven by the loop: curl's sockets
+ * become io_watches (CURLMOPT_SOCKETFUNCTION), its timeout one loop timer
+ * (CURLMOPT_TIMERFUNCTION), and finished transfers are reported from the
+ * deferred queue, so an owner may remove and free its handle there. For
+ * the curl-wrapping modules only (dial.c, upstream.c, tunnel.c); easy
+ * handles travel as void * so this header needs no <curl/curl.h>.
+ *
+ * libcurl rules that apply to every owner (7.88):
+ * - curlm owns CURLOPT_PRIVATE of every handle it holds; use the
+ *   callbacks' own data pointers instead.
+ * - Never call curlm_remove (curl_multi_remove_handle) or
+ *   curl_easy_cleanup from inside a libcurl callback (header, write, read,
+ *   ...). Defer it.
+ * - curl_easy_pause(CONT) only through curlm_defer_unpause: unpausing may
+ *   call the write callback before it returns.
+ * - CURLOPT_HTTPHEADER lists are not copied: keep them until the handle is
+ *   removed. String options are copied. */
+#ifndef PTTH_CURLM_H
+#define PTTH_CURLM_H
+
+#include <stdbool.h>
+
+#include "ptth.h"
+
+struct loop;
+struct curlm;
+
+/* Pause bits returned by a curlm_pause_fn; the same values as libcurl's
+ * CURLPAUSE_RECV and CURLPAUSE_SEND (checked in curlm.c). */
+#define CURLM_KEEP_RECV 1
+#define CURLM_KEEP_SEND 4
+
+/* Called from the deferred queue when the transfer of a handle has ended
+ * (|curlcode| is its CURLcode; 0 = CURLE_OK). The handle is still added:
+ * remove it with curlm_remove (here or later). */
+typedef void curlm_done_fn(void *arg, int curlcode);
+/* Called from the deferred queue right before curl_easy_pause: returns the
+ * directions (CURLM_KEEP_*) that must stay paused, 0 to resume both. */
+typedef int curlm_pause_fn(void *arg);
+
+/* Returns a multi handle bound to |l| (borrowed; must outlive it), or NULL
+ * when libcurl refuses to create one. Never calls back. */
+struct curlm *curlm_new(struct loop *l);
+/* Closes curl's cached connections and frees |m|. Owners release their
+ * handles first (upstream_cancel and dial_cancel do so at once when called
+ * outside libcurl callbacks); any handle still added is removed here and
+ * its done function never runs. Not from inside a callback of |m|. NULL
+ * is fine. */
+void curlm_free(struct curlm *m);
+/* Returns the loop |m| runs on. */
+struct loop *curlm_loop(const struct curlm *m);
+/* True while libcurl runs on |m|: inside one of its callbacks, where
+ * handles must not be removed. */
+bool curlm_busy(const struct curlm *m);
+
+/* Adds |easy| (a CURL *, configured, not yet added anywhere): curl starts
+ * it from the loop, and |done| runs once, from the deferred queue, when
+ * it ends. Sets CURLOPT_PRIVATE. Returns 0, or PTTH_EIO when libcurl
+ * refuses (nothing added). Never calls back synchronously. */
+int curlm_add(struct curlm *m, void *easy, curlm_done_fn *done, void *arg);
+/* Removes |easy| (added with curlm_add) from the multi; a pending done or
+ * unpause is dropped. The caller then owns it again (curl_easy_cleanup).
+ * Stopping a transfer early closes its connection. Never from inside a
+ * libcurl callback (asserted); fine from |done|. May run libcurl's socket
+ * and timer callbacks, never the owner's. */
+void curlm_remove(struct curlm *m, void *easy);
+/* Sets the function consulted before each deferred unpause of |easy|;
+ * without one, both directions resume (CURLPAUSE_CONT). */
+void curlm_set_pause_fn(struct curlm *m, void *easy, curlm_pause_fn *fn);
+/* Queues curl_easy_pause(easy, pause_fn ? pause_fn(arg) : CONT) to run
+ * from the deferred queue (once, however often it is queued). libcurl may
+ * call the handle's write callback from there. Never calls back
+ * synchronously. */
+void curlm_defer_unpause(struct curlm *m, void *easy);
+
+#endif /* PTTH_CURLM_H */
