@@ -214,6 +214,13 @@ conn_new(struct loop *l, const struct xport *x, struct tls_ctx *tls,
 }
 
 void
+conn_set_handler(struct conn *c, const struct conn_cbs *cb, void *arg)
+{
+    c->cb = cb;
+    c->arg = arg;
+}
+
+void
 conn_free(struct conn *c)
 {
     if (c == NULL || c->state == CONN_DEAD)

@@ -38,6 +38,8 @@ struct conn_cbs {
 struct conn *conn_new(struct loop *l, const struct xport *x,
                       struct tls_ctx *tls, const char *server_name,
                       const struct conn_cbs *cb, void *arg);
+/* Hands the connection to another owner (a worker that upgraded). */
+void conn_set_handler(struct conn *c, const struct conn_cbs *cb, void *arg);
 /* Closes the transport and frees the connection later (safe from inside
  * its own callbacks; none fire after this). NULL is fine. */
 void conn_free(struct conn *c);

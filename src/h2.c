@@ -4,11 +4,114 @@
 
 #include "h2.h"
 
-#include <nghttp2/nghttp2.h>
+#include <string.h>
+
+#include "conn.h"
+#include "hdr.h"
+#include "util.h"
 
 const char *
 h2_library_version(void)
 {
     nghttp2_info *info = nghttp2_version(0);
     return info ? info->version_str : "unknown";
+}
+
+int
+h2_session_new(nghttp2_session **s, bool server,
+               const nghttp2_session_callbacks *cbs, void *ud)
+{
+    nghttp2_option *opt;
+    nghttp2_settings_entry iv[4];
+    size_t niv = 0;
+    int rc;
+
+    if (nghttp2_option_new(&opt) != 0)
+        return PTTH_EPROTO;
+    nghttp2_option_set_no_auto_window_update(opt, 1);
+    nghttp2_option_set_max_send_header_block_length(opt, 128 * 1024);
+    nghttp2_option_set_max_outbound_ack(opt, 1000);
+    nghttp2_option_set_max_settings(opt, 32);
+#ifdef HAVE_NGHTTP2_OPTION_SET_STREAM_RESET_RATE_LIMIT
+    nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
+#endif
+#ifdef HAVE_NGHTTP2_OPTION_SET_MAX_CONTINUATIONS
+    nghttp2_option_set_max_continuations(opt, 8);
+#endif
+    rc = server ? nghttp2_session_server_new2(s, cbs, ud, opt)
+                : nghttp2_session_client_new2(s, cbs, ud, opt);
+    nghttp2_option_del(opt);
+    if (rc != 0)
+        return PTTH_EPROTO;
+    iv[niv++] = (nghttp2_settings_entry){
+        NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, H2_MAX_STREAMS};
+    iv[niv++] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE,
+                                         H2_STREAM_WINDOW};
+    iv[niv++] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
+                                         HDR_MAX_BYTES};
+    if (!server)
+        iv[niv++] = (nghttp2_settings_entry){NGHTTP2_SETTINGS_ENABLE_PUSH, 0};
+    if (nghttp2_submit_settings(*s, NGHTTP2_FLAG_NONE, iv, niv) != 0 ||
+        nghttp2_session_set_local_window_size(*s, NGHTTP2_FLAG_NONE, 0,
+                                              H2_CONN_WINDOW) != 0) {
+        nghttp2_session_del(*s);
+        *s = NULL;
+        return PTTH_EPROTO;
+    }
+    return 0;
+}
+
+int
+h2_recv(nghttp2_session *s, const uint8_t *p, size_t n)
+{
+    ssize_t r = nghttp2_session_mem_recv(s, p, n);
+    return r < 0 ? PTTH_EPROTO : 0;
+}
+
+int
+h2_send(nghttp2_session *s, struct conn *c)
+{
+    while (conn_out_len(c) < CONN_OUT_HIGH) {
+        const uint8_t *p;
+        ssize_t n = nghttp2_session_mem_send(s, &p);
+        if (n < 0)
+            return PTTH_EPROTO;
+        if (n == 0)
+            break;
+        if (conn_write(c, p, (size_t)n) != 0)
+            return PTTH_EPROTO;
+    }
+    return 0;
+}
+
+bool
+h2_finished(nghttp2_session *s)
+{
+    return !nghttp2_session_want_read(s) && !nghttp2_session_want_write(s);
+}
+
+nghttp2_nv
+h2_nv(const char *name, const char *value)
+{
+    nghttp2_nv nv;
+    nv.name = (uint8_t *)(uintptr_t)name;
+    nv.value = (uint8_t *)(uintptr_t)value;
+    nv.namelen = strlen(name);
+    nv.valuelen = strlen(value);
+    nv.flags = NGHTTP2_NV_FLAG_NONE;
+    return nv;
+}
+
+size_t
+h2_nv_from_list(nghttp2_nv *nv, const struct hdr_list *l)
+{
+    size_t i;
+    for (i = 0; i < l->n; i++) {
+        nv[i].name = (uint8_t *)l->v[i].name;
+        nv[i].value = (uint8_t *)l->v[i].value;
+        nv[i].namelen = l->v[i].name_len;
+        nv[i].valuelen = l->v[i].value_len;
+        nv[i].flags = NGHTTP2_NV_FLAG_NONE;
+    }
+    return l->n;
 }

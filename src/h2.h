@@ -1,10 +1,47 @@
 /* SPDX-License-Identifier: MIT
- * h2.h - nghttp2 glue. The only module besides the stream handlers that
- * includes <nghttp2/nghttp2.h>. */
+ * h2.h - nghttp2 glue shared by the edge and the worker: hardened sessions,
+ * the receive/send pump over a conn, and header-list conversion. Only the
+ * modules that handle HTTP/2 streams include this header. */
 #ifndef PTTH_H2_H
 #define PTTH_H2_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <nghttp2/nghttp2.h>
+
+struct conn;
+struct hdr_list;
+
+/* Flow-control windows: one stream can fill a fast link, and the bytes one
+ * connection may hold unconsumed stay bounded. */
+#define H2_STREAM_WINDOW (512 * 1024)
+#define H2_CONN_WINDOW (4 * 1024 * 1024)
+#define H2_MAX_STREAMS 100
+
 /* Run-time nghttp2 version, e.g. "1.52.0". Static storage. */
 const char *h2_library_version(void);
+
+/* Creates a session (server or client role) with automatic window updates
+ * off (callers consume what they forwarded), flood limits on, and our
+ * SETTINGS queued. enable_connect: advertise ENABLE_CONNECT_PROTOCOL.
+ * Returns 0 or PTTH_EPROTO. */
+int h2_session_new(nghttp2_session **s, bool server,
+                   const nghttp2_session_callbacks *cbs, void *ud);
+/* Feeds received bytes. Returns 0 or PTTH_EPROTO (the session queued a
+ * GOAWAY when it could; flush, then close). */
+int h2_recv(nghttp2_session *s, const uint8_t *p, size_t n);
+/* Moves frames from the session into c's output until it is past
+ * CONN_OUT_HIGH or nothing is left. Returns 0 or PTTH_EPROTO. */
+int h2_send(nghttp2_session *s, struct conn *c);
+/* True when the session wants neither to read nor to write. */
+bool h2_finished(nghttp2_session *s);
+
+/* Appends l to nv (lower-case names required; values copied by nghttp2
+ * unless NO_COPY). nv must have room for l->n entries. Returns entries. */
+size_t h2_nv_from_list(nghttp2_nv *nv, const struct hdr_list *l);
+/* Makes an nv entry from C strings (nghttp2 copies them). */
+nghttp2_nv h2_nv(const char *name, const char *value);
 
 #endif /* PTTH_H2_H */

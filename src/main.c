@@ -10,6 +10,7 @@
 
 #include "cfg.h"
 #include "cli.h"
+#include "edge.h"
 #include "h2.h"
 #include "log.h"
 #include "loop.h"
@@ -30,7 +31,9 @@ print_version(void)
 static int
 run(const struct cfg *cfg)
 {
-    /* The commands arrive with their own issues; until then say so. */
+    if (cfg->cmd == CMD_SERVE)
+        return edge_main(cfg);
+    /* The other commands arrive with their own issues; until then say so. */
     log_err(NULL, "%s: not implemented in this version yet",
             cli_cmd_name(cfg->cmd));
     return PTTH_EXIT_INTERNAL;
