@@ -1510,7 +1510,7 @@ h1_body(struct client *cl)
     while (!cl->body_done && buf_len(&cl->in) > 0) {
         const uint8_t *p = buf_data(&cl->in);
         size_t len = buf_len(&cl->in);
-        size_t take, off = 0, dlen;
+        size_t take, off = 0, dlen = 0;
 
         if (!cl->body_chunked) {
             dlen = len < (uint64_t)cl->body_left ? len : (size_t)cl->body_left;
@@ -1530,11 +1530,12 @@ h1_body(struct client *cl)
             return 0;
         {
             size_t used = 0;
-            /* Never hand the decoder more than the queue can take. */
+            /* Never hand the decoder more than the queue can take: a data
+             * run is never longer than its input. */
             size_t lim = len;
             int rc;
-            if (x != NULL && !x->failed && lim > bufq_space(&x->req) + 64)
-                lim = bufq_space(&x->req) + 64;
+            if (x != NULL && !x->failed && lim > bufq_space(&x->req))
+                lim = bufq_space(&x->req);
             rc = h1_chunked_decode(&cl->chunk, p, lim, &used, &off, &dlen);
             if (rc < 0 && rc != PTTH_EAGAIN)
                 return rc;

@@ -16,7 +16,7 @@ struct hdr_list;
 
 /* Flow-control windows: one stream can fill a fast link, and the bytes one
  * connection may hold unconsumed stay bounded. */
-#define H2_STREAM_WINDOW (512 * 1024)
+#define H2_STREAM_WINDOW (256 * 1024) /* = UPSTREAM_REQ_QUEUE_MAX */
 #define H2_CONN_WINDOW (4 * 1024 * 1024)
 #define H2_MAX_STREAMS 100
 

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "loop.h"
 #include "tls.h"
+#include "worker.h"
 
 static void
 print_version(void)
@@ -33,9 +34,16 @@ run(const struct cfg *cfg)
 {
     if (cfg->cmd == CMD_SERVE)
         return edge_main(cfg);
-    /* The other commands arrive with their own issues; until then say so. */
-    log_err(NULL, "%s: not implemented in this version yet",
-            cli_cmd_name(cfg->cmd));
+    if (cfg->cmd == CMD_EXPOSE &&
+        (cfg->target_kind == TARGET_HTTP || cfg->target_kind == TARGET_UNIX))
+        return worker_main(cfg);
+    /* Directories, TCP services and connect arrive with their own issues;
+     * until then say so. */
+    log_err(NULL, "%s: %s not implemented in this version yet",
+            cli_cmd_name(cfg->cmd),
+            cfg->cmd == CMD_CONNECT          ? "is"
+            : cfg->target_kind == TARGET_DIR ? "a directory TARGET is"
+                                             : "--tcp is");
     return PTTH_EXIT_INTERNAL;
 }
 

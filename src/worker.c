@@ -1,0 +1,1025 @@
+/* SPDX-License-Identifier: MIT
+ * worker.c - `ptth expose` for HTTP targets.
+ *
+ * States: DIAL (libcurl connects, through a proxy if one is set) ->
+ * HANDSHAKE (optional TLS, then "GET /.well-known/ptth/ Upgrade: ptth",
+ * waiting for 101) -> UP (HTTP/2 server on the outbound connection; each
+ * stream is forwarded by upstream.c) -> on loss WAIT (backoff with jitter)
+ * -> DIAL again, keeping the name. Requests stream both ways: request body
+ * bytes are acknowledged to the edge (WINDOW_UPDATE) only when curl took
+ * them; response bytes wait in a capped queue, and curl is paused while it
+ * is full. */
+#include "config.h"
+
+#include "worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "buf.h"
+#include "cfg.h"
+#include "conn.h"
+#include "curlm.h"
+#include "dial.h"
+#include "h1.h"
+#include "h2.h"
+#include "hdr.h"
+#include "log.h"
+#include "loop.h"
+#include "tls.h"
+#include "upstream.h"
+#include "util.h"
+
+#define DIAL_TIMEOUT_MS 10000u
+#define HANDSHAKE_TIMEOUT_MS 10000u
+#define BACKOFF_MIN_MS 500u
+#define BACKOFF_MAX_MS 30000u
+#define RESP_CAP (256u * 1024u)
+#define MAX_RESP_HEAD 16384u
+
+enum wk_state {
+    WK_DIAL,
+    WK_HANDSHAKE,
+    WK_UP,
+    WK_WAIT,
+    WK_DONE,
+};
+
+struct wk;
+
+struct wstream {
+    struct wk *w;
+    int32_t sid;
+    struct wstream *prev, *next;
+    struct upstream *up;
+    char *method, *path, *authority;
+    struct hdr_list fields;
+    bool bad;
+    bool req_eof;
+    /* response */
+    bool head_sent;
+    struct bufq resp;
+    bool resp_eof;
+    bool deferred;  /* data provider is waiting for bytes */
+    bool up_paused; /* on_body took fewer bytes than offered */
+    struct hdr_list trailers;
+    bool closed; /* nghttp2 closed the stream */
+};
+
+struct wk {
+    struct loop *loop;
+    const struct cfg *cfg;
+    struct curlm *cm;
+    struct tls_ctx *tls;
+    struct upstream_target target;
+    char *host_rewrite; /* --host-header rewrite: the target's host */
+    enum wk_state state;
+    struct dial *dial;
+    struct conn *conn;
+    nghttp2_session *h2;
+    nghttp2_session_callbacks *cbs;
+    struct buf in;
+    struct h1_msg resp;
+    struct timer *timer; /* backoff, handshake timeout, grace */
+    int failures;
+    char name[64]; /* the tunnel's name once known */
+    char *url;
+    struct wstream *streams;
+    int nstreams;
+    bool stopping;
+    bool draining; /* GOAWAY seen or sent: no new streams */
+    bool shutting; /* our side half-closed: waiting for the edge's EOF */
+    int status;    /* exit status once WK_DONE */
+    /* --exec */
+    bool exec_started;
+    bool exec_done;
+    int exec_status;
+    struct sig_watch *sig_int, *sig_term;
+    struct timer *grace;
+    struct deferred d_send;
+    struct deferred d_reconnect;
+};
+
+static void wk_send(struct wk *w);
+static void wk_lost(struct wk *w, const char *why);
+static void wk_dial(struct wk *w);
+static void wk_finish(struct wk *w, int status);
+static ssize_t wk_body_read_cb(nghttp2_session *session, int32_t sid,
+                               uint8_t *buf, size_t len, uint32_t *flags,
+                               nghttp2_data_source *src, void *ud);
+
+/* ------------------------------------------------------------- streams */
+
+static struct wstream *
+stream_new(struct wk *w, int32_t sid)
+{
+    struct wstream *s = xcalloc(1, sizeof(*s));
+
+    s->w = w;
+    s->sid = sid;
+    hdr_list_init(&s->fields);
+    hdr_list_init(&s->trailers);
+    bufq_init(&s->resp, BUF_CHUNK_SIZE, RESP_CAP);
+    s->next = w->streams;
+    if (w->streams != NULL)
+        w->streams->prev = s;
+    w->streams = s;
+    w->nstreams++;
+    return s;
+}
+
+static void
+stream_free(struct wstream *s)
+{
+    struct wk *w = s->w;
+
+    if (s->up != NULL)
+        upstream_cancel(s->up);
+    if (s->prev != NULL)
+        s->prev->next = s->next;
+    else
+        w->streams = s->next;
+    if (s->next != NULL)
+        s->next->prev = s->prev;
+    w->nstreams--;
+    free(s->method);
+    free(s->path);
+    free(s->authority);
+    hdr_list_free(&s->fields);
+    hdr_list_free(&s->trailers);
+    bufq_free(&s->resp);
+    free(s);
+}
+
+/* Answers a stream from the worker itself (502, 504, 400...). */
+static void
+stream_local_response(struct wstream *s, int status, const char *msg)
+{
+    struct wk *w = s->w;
+    char st[8], len[24], body[512];
+    nghttp2_nv nv[3];
+    nghttp2_data_provider prd;
+
+    snprintf(st, sizeof(st), "%d", status);
+    snprintf(body, sizeof(body), "%d %s: %s\n", status, h1_reason(status), msg);
+    snprintf(len, sizeof(len), "%zu", strlen(body));
+    nv[0] = h2_nv(":status", st);
+    nv[1] = h2_nv("content-type", "text/plain; charset=utf-8");
+    nv[2] = h2_nv("content-length", len);
+    bufq_free(&s->resp);
+    bufq_init(&s->resp, BUF_CHUNK_SIZE, RESP_CAP);
+    if (strcmp(s->method ? s->method : "", "HEAD") != 0)
+        bufq_append(&s->resp, body, strlen(body));
+    s->resp_eof = true;
+    s->head_sent = true;
+    memset(&prd, 0, sizeof(prd));
+    prd.source.ptr = s;
+    prd.read_callback = wk_body_read_cb;
+    nghttp2_submit_response(w->h2, s->sid, nv, 3, &prd);
+    wk_send(w);
+}
+
+static ssize_t
+wk_body_read_cb(nghttp2_session *session, int32_t sid, uint8_t *buf, size_t len,
+                uint32_t *flags, nghttp2_data_source *src, void *ud)
+{
+    struct wstream *s = src->ptr;
+    size_t n;
+
+    (void)session;
+    (void)sid;
+    (void)ud;
+    n = bufq_read(&s->resp, buf, len);
+    if (n == 0 && !s->resp_eof) {
+        s->deferred = true;
+        return NGHTTP2_ERR_DEFERRED;
+    }
+    if (n > 0 && s->up_paused && s->up != NULL) {
+        s->up_paused = false;
+        upstream_resume(s->up);
+    }
+    if (s->resp_eof && bufq_len(&s->resp) == 0) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+        if (s->trailers.n > 0) {
+            nghttp2_nv *nv = xcalloc(s->trailers.n, sizeof(*nv));
+            size_t k = h2_nv_from_list(nv, &s->trailers);
+            *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+            nghttp2_submit_trailer(s->w->h2, s->sid, nv, k);
+            free(nv);
+        }
+    }
+    return (ssize_t)n;
+}
+
+static void
+stream_resume(struct wstream *s)
+{
+    if (s->deferred && s->head_sent && !s->closed) {
+        s->deferred = false;
+        nghttp2_session_resume_data(s->w->h2, s->sid);
+    }
+    wk_send(s->w);
+}
+
+/* ---------------------------------------------------- upstream callbacks */
+
+static void
+up_on_head(void *arg, int status, const struct hdr_list *fields, bool final)
+{
+    struct wstream *s = arg;
+    struct wk *w = s->w;
+    nghttp2_nv *nv;
+    nghttp2_data_provider prd;
+    char st[8];
+    size_t n = 0, i;
+
+    if (s->closed)
+        return;
+    nv = xcalloc(fields->n + 1, sizeof(*nv));
+    snprintf(st, sizeof(st), "%d", status);
+    nv[n++] = h2_nv(":status", st);
+    for (i = 0; i < fields->n; i++) {
+        const struct hdr *h = &fields->v[i];
+        if (hdr_is_hop_by_hop(h->name, h->name_len))
+            continue;
+        nv[n].name = (uint8_t *)h->name;
+        nv[n].namelen = h->name_len;
+        nv[n].value = (uint8_t *)h->value;
+        nv[n].valuelen = h->value_len;
+        nv[n].flags = NGHTTP2_NV_FLAG_NONE;
+        n++;
+    }
+    if (!final) {
+        nghttp2_submit_headers(w->h2, NGHTTP2_FLAG_NONE, s->sid, NULL, nv, n,
+                               NULL);
+    } else {
+        memset(&prd, 0, sizeof(prd));
+        prd.source.ptr = s;
+        prd.read_callback = wk_body_read_cb;
+        s->head_sent = true;
+        if (nghttp2_submit_response(w->h2, s->sid, nv, n, &prd) != 0)
+            nghttp2_submit_rst_stream(w->h2, NGHTTP2_FLAG_NONE, s->sid,
+                                      NGHTTP2_INTERNAL_ERROR);
+    }
+    free(nv);
+    wk_send(w);
+}
+
+static size_t
+up_on_body(void *arg, const uint8_t *p, size_t n)
+{
+    struct wstream *s = arg;
+    size_t took;
+
+    if (s->closed)
+        return n; /* nobody listens: drop */
+    took = bufq_write_some(&s->resp, p, n);
+    if (took < n)
+        s->up_paused = true;
+    if (took > 0)
+        stream_resume(s);
+    return took;
+}
+
+static void
+up_on_trailers(void *arg, const struct hdr_list *t)
+{
+    struct wstream *s = arg;
+    size_t i;
+
+    for (i = 0; i < t->n; i++)
+        hdr_add(&s->trailers, t->v[i].name, t->v[i].name_len, t->v[i].value,
+                t->v[i].value_len, 0);
+}
+
+static void
+up_on_req_consumed(void *arg, size_t n)
+{
+    struct wstream *s = arg;
+
+    if (s->closed)
+        return;
+    nghttp2_session_consume(s->w->h2, s->sid, n);
+    wk_send(s->w);
+}
+
+static void
+up_on_done(void *arg, int rc, const char *errmsg)
+{
+    struct wstream *s = arg;
+    struct wk *w = s->w;
+
+    s->up = NULL; /* freed by upstream.c after we return */
+    if (s->closed) {
+        stream_free(s);
+        return;
+    }
+    if (rc == 0) {
+        s->resp_eof = true;
+        stream_resume(s);
+        return;
+    }
+    log_info(w->name, "%s %s: %s", s->method, s->path, errmsg);
+    if (!s->head_sent) {
+        stream_local_response(s, rc == PTTH_ELIMIT ? 504 : 502, errmsg);
+        return;
+    }
+    /* The head is out: the edge must see the stream fail. */
+    nghttp2_submit_rst_stream(w->h2, NGHTTP2_FLAG_NONE, s->sid,
+                              NGHTTP2_INTERNAL_ERROR);
+    wk_send(w);
+}
+
+static const struct upstream_cbs up_cbs = {
+    up_on_head, up_on_body, up_on_trailers, up_on_req_consumed, up_on_done,
+};
+
+/* Starts forwarding a complete request head. */
+static void
+stream_start(struct wstream *s)
+{
+    struct wk *w = s->w;
+    struct upstream_req r;
+    const struct hdr *cl;
+    const char *authority = s->authority;
+
+    if (s->bad || s->method == NULL || s->path == NULL) {
+        stream_local_response(s, 400, "malformed request");
+        return;
+    }
+    if (strcmp(s->method, "CONNECT") == 0) {
+        stream_local_response(s, 501, "CONNECT is not served by this worker");
+        return;
+    }
+    if (w->cfg->host_header != NULL)
+        authority = w->host_rewrite ? w->host_rewrite : w->cfg->host_header;
+    memset(&r, 0, sizeof(r));
+    r.method = s->method;
+    r.path = s->path;
+    r.authority = authority;
+    r.fields = &s->fields;
+    r.content_length = -1;
+    cl = hdr_get(&s->fields, "content-length");
+    if (cl != NULL) {
+        long long v;
+        char *end;
+        errno = 0;
+        v = strtoll(cl->value, &end, 10);
+        if (errno == 0 && *end == '\0' && v >= 0)
+            r.content_length = v;
+    }
+    r.has_body = !s->req_eof;
+    s->up = upstream_start(w->cm, &w->target, &r, &up_cbs, s);
+}
+
+/* ------------------------------------------------------ HTTP/2 server */
+
+static int
+on_begin_headers_cb(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
+{
+    struct wk *w = ud;
+    struct wstream *s;
+
+    if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0;
+    s = stream_new(w, f->hd.stream_id);
+    nghttp2_session_set_stream_user_data(ng, f->hd.stream_id, s);
+    return 0;
+}
+
+static int
+on_header_cb(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t *name,
+             size_t namelen, const uint8_t *value, size_t valuelen,
+             uint8_t flags, void *ud)
+{
+    struct wstream *s =
+        nghttp2_session_get_stream_user_data(ng, f->hd.stream_id);
+    char **dst = NULL;
+
+    (void)flags;
+    (void)ud;
+    if (s == NULL || f->hd.type != NGHTTP2_HEADERS ||
+        f->headers.cat != NGHTTP2_HCAT_REQUEST)
+        return 0;
+    if (namelen > 0 && name[0] == ':') {
+        if (namelen == 7 && memcmp(name, ":method", 7) == 0)
+            dst = &s->method;
+        else if (namelen == 5 && memcmp(name, ":path", 5) == 0)
+            dst = &s->path;
+        else if (namelen == 10 && memcmp(name, ":authority", 10) == 0)
+            dst = &s->authority;
+        if (dst != NULL && *dst == NULL)
+            *dst = xstrndup((const char *)value, valuelen);
+        return 0;
+    }
+    if (namelen == 4 && memcmp(name, "host", 4) == 0) {
+        if (s->authority == NULL)
+            s->authority = xstrndup((const char *)value, valuelen);
+        return 0;
+    }
+    if (hdr_is_hop_by_hop((const char *)name, namelen))
+        return 0;
+    if (hdr_add(&s->fields, (const char *)name, namelen, (const char *)value,
+                valuelen, 0) != 0)
+        s->bad = true;
+    return 0;
+}
+
+static int
+on_frame_recv_cb(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
+{
+    struct wk *w = ud;
+    struct wstream *s;
+
+    if (f->hd.type == NGHTTP2_GOAWAY) {
+        log_info(w->name, "the edge sent GOAWAY");
+        w->draining = true;
+        return 0;
+    }
+    if (f->hd.stream_id == 0)
+        return 0;
+    s = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id);
+    if (s == NULL)
+        return 0;
+    if (f->hd.flags & NGHTTP2_FLAG_END_STREAM)
+        s->req_eof = true;
+    if (f->hd.type == NGHTTP2_HEADERS &&
+        f->headers.cat == NGHTTP2_HCAT_REQUEST) {
+        stream_start(s);
+        return 0;
+    }
+    if (s->req_eof && s->up != NULL)
+        upstream_end_body(s->up);
+    return 0;
+}
+
+static int
+on_data_chunk_cb(nghttp2_session *ng, uint8_t flags, int32_t sid,
+                 const uint8_t *data, size_t len, void *ud)
+{
+    struct wstream *s = nghttp2_session_get_stream_user_data(ng, sid);
+    size_t took;
+
+    (void)flags;
+    (void)ud;
+    if (s == NULL || s->up == NULL) {
+        nghttp2_session_consume(ng, sid, len);
+        return 0;
+    }
+    took = upstream_write_body(s->up, data, len);
+    if (took < len) /* beyond the window or after an error: drop it */
+        nghttp2_session_consume(ng, sid, len - took);
+    return 0;
+}
+
+static int
+on_stream_close_cb(nghttp2_session *ng, int32_t sid, uint32_t code, void *ud)
+{
+    struct wstream *s = nghttp2_session_get_stream_user_data(ng, sid);
+
+    (void)code;
+    (void)ud;
+    if (s == NULL)
+        return 0;
+    nghttp2_session_set_stream_user_data(ng, sid, NULL);
+    s->closed = true;
+    if (s->up != NULL) {
+        upstream_cancel(s->up);
+        s->up = NULL;
+    }
+    stream_free(s);
+    return 0;
+}
+
+static void
+wk_send_now(void *arg)
+{
+    struct wk *w = arg;
+
+    if (w->state != WK_UP)
+        return;
+    if (h2_send(w->h2, w->conn) != 0) {
+        wk_lost(w, "HTTP/2 error");
+        return;
+    }
+    /* Done (GOAWAY both ways, or drained after our own): half-close and
+     * let the edge close; its EOF ends the connection (wk_lost). */
+    if ((h2_finished(w->h2) || (w->stopping && w->nstreams == 0)) &&
+        !w->shutting) {
+        w->shutting = true;
+        conn_shutdown(w->conn);
+    }
+}
+
+static void
+wk_send(struct wk *w)
+{
+    loop_defer(w->loop, &w->d_send);
+}
+
+/* ------------------------------------------------------ connection */
+
+static void
+wk_close_conn(struct wk *w)
+{
+    while (w->streams != NULL) {
+        struct wstream *s = w->streams;
+        if (w->h2 != NULL)
+            nghttp2_session_set_stream_user_data(w->h2, s->sid, NULL);
+        stream_free(s);
+    }
+    loop_cancel(w->loop, &w->d_send);
+    conn_free(w->conn);
+    w->conn = NULL;
+    dial_cancel(w->dial);
+    w->dial = NULL;
+    if (w->h2 != NULL) {
+        nghttp2_session_del(w->h2);
+        w->h2 = NULL;
+    }
+    buf_reset(&w->in);
+    h1_msg_reset(&w->resp);
+    w->draining = false;
+    w->shutting = false;
+}
+
+static uint64_t
+backoff_ms(int failures)
+{
+    uint64_t ms = BACKOFF_MIN_MS;
+    uint32_t r = 0;
+    int i;
+
+    for (i = 1; i < failures && ms < BACKOFF_MAX_MS; i++)
+        ms *= 2;
+    if (ms > BACKOFF_MAX_MS)
+        ms = BACKOFF_MAX_MS;
+    if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+        r = (uint32_t)rand();
+    /* jitter: 75% to 125% */
+    return ms * 3 / 4 + (uint64_t)(r % (ms / 2 + 1));
+}
+
+static void
+on_timer(void *arg)
+{
+    struct wk *w = arg;
+
+    if (w->state == WK_WAIT)
+        wk_dial(w);
+    else if (w->state == WK_HANDSHAKE)
+        wk_lost(w, "the edge did not answer the handshake in time");
+}
+
+/* The connection failed or ended: retry with backoff, or stop. */
+static void
+wk_lost(struct wk *w, const char *why)
+{
+    bool was_up = w->state == WK_UP;
+    uint64_t ms;
+
+    if (w->state == WK_DONE)
+        return;
+    wk_close_conn(w);
+    if (w->stopping) {
+        wk_finish(w, w->exec_done ? w->exec_status : PTTH_EXIT_OK);
+        return;
+    }
+    if (was_up) {
+        w->failures = 0;
+        log_warn(w->name, "lost the edge (%s); reconnecting", why);
+    }
+    w->failures++;
+    if (w->cfg->retries >= 0 && w->failures > w->cfg->retries) {
+        log_err(w->name[0] ? w->name : "expose",
+                "cannot reach the edge %s: %s (giving up after %d %s)",
+                w->cfg->edge_url, why, w->failures,
+                w->failures == 1 ? "attempt" : "attempts");
+        wk_finish(w, PTTH_EXIT_UNREACHABLE);
+        return;
+    }
+    ms = was_up ? 0 : backoff_ms(w->failures);
+    if (!was_up)
+        log_warn(w->name[0] ? w->name : "expose",
+                 "cannot reach the edge %s: %s; retrying in %.1f s",
+                 w->cfg->edge_url, why, (double)ms / 1000.0);
+    w->state = WK_WAIT;
+    timer_start(w->timer, ms, 0);
+}
+
+static void
+wk_finish(struct wk *w, int status)
+{
+    if (w->state == WK_DONE)
+        return;
+    wk_close_conn(w);
+    w->state = WK_DONE;
+    w->status = status;
+    timer_stop(w->timer);
+    loop_stop(w->loop);
+}
+
+static void
+on_exec_exit(void *arg, int status)
+{
+    struct wk *w = arg;
+
+    w->exec_done = true;
+    w->exec_status = status;
+    log_info(w->name, "--exec command exited with status %d", status);
+    if (!w->stopping) {
+        w->stopping = true;
+        if (w->state == WK_UP) {
+            nghttp2_submit_shutdown_notice(w->h2);
+            nghttp2_submit_goaway(
+                w->h2, NGHTTP2_FLAG_NONE,
+                nghttp2_session_get_last_proc_stream_id(w->h2),
+                NGHTTP2_NO_ERROR, NULL, 0);
+            w->draining = true;
+            wk_send(w);
+            timer_start(w->grace, w->cfg->grace_ms, 0);
+        } else {
+            wk_finish(w, status);
+        }
+    }
+}
+
+static void
+start_exec(struct wk *w)
+{
+    char *env[2];
+    int pid;
+
+    env[0] = xasprintf("PTTH_URL=%s", w->url);
+    env[1] = NULL;
+    w->exec_started = true;
+    if (loop_spawn_shell(w->loop, w->cfg->exec, env, on_exec_exit, w, &pid) !=
+        0) {
+        log_err(w->name, "cannot run --exec command: %s", strerror(errno));
+        free(env[0]);
+        w->stopping = true;
+        wk_finish(w, PTTH_EXIT_INTERNAL);
+        return;
+    }
+    free(env[0]);
+}
+
+/* The 101 arrived: remember the name and URL, start HTTP/2. */
+static void
+wk_up(struct wk *w, const char *url)
+{
+    const char *host = strstr(url, "://");
+    bool first = w->url == NULL;
+
+    if (host != NULL) {
+        size_t n = strcspn(host + 3, ".:/");
+        if (n > 0 && n < sizeof(w->name)) {
+            memcpy(w->name, host + 3, n);
+            w->name[n] = '\0';
+        }
+    }
+    if (first || strcmp(w->url, url) != 0) {
+        free(w->url);
+        w->url = xstrdup(url);
+        printf("%s\n", url);
+        fflush(stdout);
+        log_msg(LOG_LV_WARN, w->name, "forwarding %s -> %s", url,
+                w->cfg->target);
+    } else {
+        log_info(w->name, "reconnected: %s", url);
+    }
+    w->failures = 0;
+    w->state = WK_UP;
+    timer_stop(w->timer);
+    if (w->cfg->exec != NULL && !w->exec_started)
+        start_exec(w);
+}
+
+static void
+wk_handshake_response(struct wk *w)
+{
+    size_t head_len = 0;
+    int rc = h1_parse_response(&w->resp, buf_data(&w->in), buf_len(&w->in),
+                               MAX_RESP_HEAD, &head_len);
+    const struct h1_field *f;
+    char why[160];
+
+    if (rc == PTTH_EAGAIN)
+        return;
+    if (rc != 0) {
+        wk_lost(w, "malformed handshake response");
+        return;
+    }
+    switch (w->resp.status) {
+    case 101:
+        break;
+    case 401:
+    case 403:
+        log_err("expose", "the edge refused the credentials (%d %s)%s",
+                w->resp.status, h1_reason(w->resp.status),
+                w->cfg->ntokens ? "" : ": give a token with --token-file");
+        wk_finish(w, PTTH_EXIT_AUTH);
+        return;
+    case 409:
+        log_err("expose", "the name '%s' is held by another token (409)",
+                w->cfg->name ? w->cfg->name : w->name);
+        wk_finish(w, PTTH_EXIT_CONFLICT);
+        return;
+    default:
+        snprintf(why, sizeof(why), "handshake refused: %d %s", w->resp.status,
+                 h1_reason(w->resp.status));
+        wk_lost(w, why);
+        return;
+    }
+    if (!h1_has_token(&w->resp, "upgrade", "ptth")) {
+        wk_lost(w, "the edge answered 101 without Upgrade: ptth");
+        return;
+    }
+    f = h1_find(&w->resp, "ptth-public-url");
+    if (f == NULL) {
+        wk_lost(w, "the edge did not send Ptth-Public-Url");
+        return;
+    }
+    if (h2_session_new(&w->h2, true, w->cbs, w) != 0) {
+        wk_lost(w, "cannot start HTTP/2");
+        return;
+    }
+    buf_consume(&w->in, head_len);
+    wk_up(w, f->value);
+    if (w->state != WK_UP)
+        return;
+    if (buf_len(&w->in) > 0) {
+        rc = h2_recv(w->h2, buf_data(&w->in), buf_len(&w->in));
+        buf_reset(&w->in);
+        if (rc != 0) {
+            wk_lost(w, "HTTP/2 protocol error");
+            return;
+        }
+    }
+    wk_send(w);
+}
+
+static void
+wk_on_readable(void *arg)
+{
+    struct wk *w = arg;
+
+    while (w->state == WK_HANDSHAKE || w->state == WK_UP) {
+        uint8_t tmp[16384];
+        long n;
+
+        if (w->state == WK_HANDSHAKE) {
+            size_t avail;
+            uint8_t *p = buf_space(&w->in, &avail);
+            if (avail == 0) {
+                wk_lost(w, "handshake response too large");
+                return;
+            }
+            n = conn_read(w->conn, p, avail);
+            if (n == PTTH_EAGAIN)
+                return;
+            if (n <= 0) {
+                wk_lost(w, n == PTTH_ECLOSED ? "the edge closed the connection"
+                                             : conn_errstr(w->conn));
+                return;
+            }
+            buf_commit(&w->in, (size_t)n);
+            wk_handshake_response(w);
+            continue;
+        }
+        n = conn_read(w->conn, tmp, sizeof(tmp));
+        if (n == PTTH_EAGAIN)
+            break;
+        if (n <= 0) {
+            wk_lost(w, n == PTTH_ECLOSED ? "the edge closed the connection"
+                                         : conn_errstr(w->conn));
+            return;
+        }
+        if (h2_recv(w->h2, tmp, (size_t)n) != 0) {
+            (void)h2_send(w->h2, w->conn);
+            wk_lost(w, "HTTP/2 protocol error");
+            return;
+        }
+    }
+    if (w->state == WK_UP)
+        wk_send(w);
+}
+
+static void
+wk_on_open(void *arg)
+{
+    struct wk *w = arg;
+    const struct cfg *cfg = w->cfg;
+    char *req, *auth = NULL, *name = NULL;
+    const char *want = cfg->name ? cfg->name : (w->name[0] ? w->name : NULL);
+    bool v6 = strchr(cfg->edge_host, ':') != NULL;
+
+    if (cfg->ntokens > 0)
+        auth = xasprintf("Authorization: Bearer %s\r\n", cfg->tokens[0]);
+    if (want != NULL)
+        name = xasprintf("?name=%s", want);
+    req = xasprintf("GET /.well-known/ptth/%s HTTP/1.1\r\n"
+                    "Host: %s%s%s:%d\r\n"
+                    "Connection: Upgrade\r\n"
+                    "Upgrade: ptth\r\n"
+                    "ALPN: h2\r\n"
+                    "%s"
+                    "User-Agent: ptth/%s\r\n\r\n",
+                    name ? name : "", v6 ? "[" : "", cfg->edge_host,
+                    v6 ? "]" : "", cfg->edge_port, auth ? auth : "",
+                    PACKAGE_VERSION);
+    conn_write(w->conn, req, strlen(req));
+    if (auth != NULL) {
+        ptth_wipe(auth, strlen(auth));
+        free(auth);
+    }
+    ptth_wipe(req, strlen(req));
+    free(req);
+    free(name);
+}
+
+static void
+wk_on_drain(void *arg)
+{
+    struct wk *w = arg;
+    if (w->state == WK_UP)
+        wk_send(w);
+}
+
+static void
+wk_on_error(void *arg, int rc)
+{
+    struct wk *w = arg;
+    char why[300];
+
+    if (rc == PTTH_ETLS && conn_verify_failed(w->conn)) {
+        log_err("expose", "TLS: cannot verify the edge %s: %s",
+                w->cfg->edge_url, conn_errstr(w->conn));
+        wk_finish(w, PTTH_EXIT_TLS);
+        return;
+    }
+    snprintf(why, sizeof(why), "%s", conn_errstr(w->conn));
+    wk_lost(w, why);
+}
+
+static const struct conn_cbs wk_conn_cbs = {
+    wk_on_open,
+    wk_on_readable,
+    wk_on_drain,
+    wk_on_error,
+};
+
+static void
+on_dialed(void *arg, int rc, const char *errmsg)
+{
+    struct wk *w = arg;
+    struct xport x;
+
+    if (rc != 0) {
+        w->dial = NULL; /* freed by dial.c when we return */
+        wk_lost(w, errmsg);
+        return;
+    }
+    dial_take_xport(w->dial, &x);
+    w->dial = NULL;
+    w->state = WK_HANDSHAKE;
+    w->conn = conn_new(w->loop, &x, w->tls, w->tls ? w->cfg->edge_host : NULL,
+                       &wk_conn_cbs, w);
+    timer_start(w->timer, HANDSHAKE_TIMEOUT_MS, 0);
+}
+
+static void
+wk_dial(struct wk *w)
+{
+    w->state = WK_DIAL;
+    w->dial = dial_start(w->cm, w->cfg->edge_host, w->cfg->edge_port,
+                         DIAL_TIMEOUT_MS, on_dialed, w);
+}
+
+/* ---------------------------------------------------------- signals */
+
+static void
+on_grace_over(void *arg)
+{
+    struct wk *w = arg;
+    log_warn(w->name, "grace period over: closing");
+    wk_finish(w, w->exec_done ? w->exec_status : PTTH_EXIT_OK);
+}
+
+static void
+on_signal(void *arg)
+{
+    struct wk *w = arg;
+
+    if (w->stopping) {
+        wk_finish(w, w->exec_done ? w->exec_status : PTTH_EXIT_OK);
+        return;
+    }
+    w->stopping = true;
+    if (w->state != WK_UP) {
+        wk_finish(w, PTTH_EXIT_OK);
+        return;
+    }
+    log_info(w->name, "stopping: finishing %d request%s in flight", w->nstreams,
+             w->nstreams == 1 ? "" : "s");
+    nghttp2_submit_shutdown_notice(w->h2);
+    nghttp2_submit_goaway(w->h2, NGHTTP2_FLAG_NONE,
+                          nghttp2_session_get_last_proc_stream_id(w->h2),
+                          NGHTTP2_NO_ERROR, NULL, 0);
+    w->draining = true;
+    wk_send(w);
+    timer_start(w->grace, w->cfg->grace_ms, 0);
+}
+
+/* ------------------------------------------------------------- main */
+
+static void
+set_callbacks(struct wk *w)
+{
+    nghttp2_session_callbacks *c;
+
+    nghttp2_session_callbacks_new(&c);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(
+        c, on_begin_headers_cb);
+    nghttp2_session_callbacks_set_on_header_callback(c, on_header_cb);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(c, on_frame_recv_cb);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(c,
+                                                              on_data_chunk_cb);
+    nghttp2_session_callbacks_set_on_stream_close_callback(c,
+                                                           on_stream_close_cb);
+    w->cbs = c;
+}
+
+int
+worker_main(const struct cfg *cfg)
+{
+    static const char *const alpn[] = {"http/1.1", NULL};
+    struct wk w;
+    int status;
+
+    memset(&w, 0, sizeof(w));
+    w.cfg = cfg;
+    w.loop = loop_new();
+    if (w.loop == NULL) {
+        log_err("expose", "cannot create the event loop: %s", strerror(errno));
+        return PTTH_EXIT_INTERNAL;
+    }
+    if (cfg->edge_tls) {
+        char err[256];
+        w.tls = tls_ctx_new_client(cfg->cacert, cfg->insecure, alpn, err,
+                                   sizeof(err));
+        if (w.tls == NULL) {
+            log_err("expose", "%s", err);
+            loop_free(w.loop);
+            return PTTH_EXIT_RESOURCE;
+        }
+        if (cfg->insecure)
+            log_warn("expose", "--insecure: the edge's certificate is not "
+                               "verified");
+    } else if (cfg->ntokens > 0 && !cfg->insecure) {
+        log_info("expose", "the token travels in clear text to %s",
+                 cfg->edge_url);
+    }
+    w.cm = curlm_new(w.loop);
+    w.target.scheme = cfg->up_scheme ? cfg->up_scheme : "http";
+    w.target.host = cfg->up_host ? cfg->up_host : "localhost";
+    w.target.port = cfg->up_port ? cfg->up_port : 80;
+    w.target.unix_path = cfg->target_kind == TARGET_UNIX ? cfg->up_path : NULL;
+    w.target.prefix = cfg->up_prefix ? cfg->up_prefix : "";
+    w.target.timeout_ms = cfg->timeout_ms;
+    if (cfg->host_header != NULL && strcmp(cfg->host_header, "rewrite") == 0)
+        w.host_rewrite =
+            cfg->target_kind == TARGET_UNIX
+                ? xstrdup("localhost")
+                : (strchr(w.target.host, ':')
+                       ? xasprintf("[%s]:%d", w.target.host, w.target.port)
+                       : xasprintf("%s:%d", w.target.host, w.target.port));
+    buf_init(&w.in, MAX_RESP_HEAD);
+    set_callbacks(&w);
+    deferred_init(&w.d_send, wk_send_now, &w);
+    w.timer = timer_new(w.loop, on_timer, &w);
+    w.grace = timer_new(w.loop, on_grace_over, &w);
+    w.sig_int = sig_watch_new(w.loop, SIGINT, on_signal, &w);
+    w.sig_term = sig_watch_new(w.loop, SIGTERM, on_signal, &w);
+    wk_dial(&w);
+    loop_run(w.loop);
+    wk_close_conn(&w);
+    status = w.state == WK_DONE ? w.status : PTTH_EXIT_INTERNAL;
+    timer_free(w.timer);
+    timer_free(w.grace);
+    sig_watch_free(w.sig_int);
+    sig_watch_free(w.sig_term);
+    curlm_free(w.cm);
+    loop_free(w.loop);
+    nghttp2_session_callbacks_del(w.cbs);
+    buf_free(&w.in);
+    h1_msg_reset(&w.resp);
+    free(w.url);
+    free(w.host_rewrite);
+    tls_ctx_free(w.tls);
+    return status;
+}
