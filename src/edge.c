@@ -42,6 +42,7 @@
 #define MAX_WORKERS 1024
 #define PING_MS 20000u
 #define DEAD_MS 60000u
+#define CLIENT_IDLE_MS 60000u /* a client with nothing in flight */
 #define WELL_KNOWN "/.well-known/ptth/"
 
 struct edge;
@@ -153,6 +154,7 @@ struct client {
     struct deferred d_h2send;
     struct deferred d_h1;
     struct deferred d_free;
+    struct timer *idle;
 };
 
 struct edge {
@@ -287,6 +289,8 @@ xfer_detach_down(struct xfer *x)
         cl->cur = NULL;
     }
     x->cl = NULL;
+    if (cl->cur == NULL && cl->xfers == NULL && !cl->dead)
+        timer_start(cl->idle, CLIENT_IDLE_MS, 0); /* idle from now */
 }
 
 static void
@@ -902,6 +906,7 @@ client_release(void *arg)
     h1_msg_reset(&cl->req);
     h1_chunked_free(&cl->chunk);
     nghttp2_session_del(cl->h2);
+    timer_free(cl->idle);
     free(cl);
 }
 
@@ -933,6 +938,7 @@ client_close(struct client *cl)
         cl->next->prev = cl->prev;
     loop_cancel(e->loop, &cl->d_h2send);
     loop_cancel(e->loop, &cl->d_h1);
+    timer_stop(cl->idle);
     conn_free(cl->conn);
     cl->conn = NULL;
     loop_defer(e->loop, &cl->d_free);
@@ -1813,10 +1819,29 @@ client_on_open(void *arg)
 
 static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
+/* Closes clients that hold a connection without using it: the timer runs
+ * from the accept and from the end of each response, so a request head
+ * must arrive (and a keep-alive connection be reused) within
+ * CLIENT_IDLE_MS. */
+static void
+client_idle(void *arg)
+{
+    struct client *cl = arg;
+
+    if (cl->cur == NULL && cl->xfers == NULL) {
+        char tag[24];
+        log_debug(ctag(cl, tag, sizeof(tag)), "%s: idle, closing", cl->peer);
+        client_close(cl);
+        return;
+    }
+    timer_start(cl->idle, CLIENT_IDLE_MS, 0);
+}
+
 static void
 client_on_readable(void *arg)
 {
     struct client *cl = arg;
+
 
     while (!cl->dead && cl->conn != NULL) {
         uint8_t *space;
@@ -1957,6 +1982,8 @@ on_accept(void *arg, int events)
         if (e->clients != NULL)
             e->clients->prev = cl;
         e->clients = cl;
+        cl->idle = timer_new(e->loop, client_idle, cl);
+        timer_start(cl->idle, CLIENT_IDLE_MS, 0);
         net_xport(&x, fd);
         cl->conn = conn_new(e->loop, &x, e->tls, NULL, &client_conn_cbs, cl);
     }
