@@ -1842,7 +1842,6 @@ client_on_readable(void *arg)
 {
     struct client *cl = arg;
 
-
     while (!cl->dead && cl->conn != NULL) {
         uint8_t *space;
         size_t avail;
