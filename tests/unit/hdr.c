@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT
+ * Unit tests for hdr.c (header lists, hop-by-hop rules) and auth.c
+ * (Bearer parsing, token comparison). */
+#include "config.h"
+
+#include <string.h>
+
+#include "../lib/tap.h"
+#include "auth.h"
+#include "hdr.h"
+
+int
+main(void)
+{
+    struct hdr_list l;
+    char big[HDR_MAX_BYTES];
+    char *tokens[] = {"alpha", "beta-2=="};
+    const char *t;
+    size_t n = 0, i;
+
+    hdr_list_init(&l);
+    is_int(hdr_add(&l, "Content-Type", 12, "text/plain", 10, HDR_LOWER), 0,
+           "add a field");
+    is_str(l.v[0].name, "content-type", "HDR_LOWER lower-cases the name");
+    is_int(hdr_add(&l, "X-Keep", 6, "", 0, 0), 0, "empty value allowed");
+    is_str(l.v[1].name, "X-Keep", "name kept as given without HDR_LOWER");
+    ok(hdr_get(&l, "CONTENT-type") == &l.v[0], "hdr_get ignores case");
+    ok(hdr_get(&l, "missing") == NULL, "hdr_get of a missing field");
+    memset(big, 'a', sizeof(big));
+    is_int(hdr_add(&l, "x-big", 5, big, sizeof(big), 0), PTTH_ELIMIT,
+           "a field past HDR_MAX_BYTES refused");
+    is_int((long long)l.n, 2, "list unchanged after a refusal");
+    for (i = l.n; i < HDR_MAX_FIELDS; i++)
+        hdr_add(&l, "x", 1, "y", 1, 0);
+    is_int(hdr_add(&l, "x", 1, "y", 1, 0), PTTH_ELIMIT,
+           "HDR_MAX_FIELDS enforced");
+    hdr_list_free(&l);
+
+    ok(hdr_is_hop_by_hop("Connection", 10), "connection is hop-by-hop");
+    ok(hdr_is_hop_by_hop("transfer-encoding", 17), "transfer-encoding");
+    ok(hdr_is_hop_by_hop("Keep-Alive", 10), "keep-alive");
+    ok(hdr_is_hop_by_hop("upgrade", 7), "upgrade");
+    ok(hdr_is_hop_by_hop("proxy-authorization", 19), "proxy-authorization");
+    ok(!hdr_is_hop_by_hop("content-length", 14), "content-length is not");
+    ok(!hdr_is_hop_by_hop("connectionx", 11), "no prefix matches");
+    ok(!hdr_is_hop_by_hop("connectio", 9), "no short matches");
+
+    hdr_list_init(&l);
+    hdr_add(&l, "connection", 10, "close, X-Hop ,  x-other", 23, 0);
+    hdr_add(&l, "Connection", 10, "third", 5, 0);
+    ok(hdr_listed_in_connection(&l, "x-hop", 5), "listed token (case)");
+    ok(hdr_listed_in_connection(&l, "X-Other", 7), "listed after spaces");
+    ok(hdr_listed_in_connection(&l, "third", 5), "second Connection field");
+    ok(!hdr_listed_in_connection(&l, "x-ho", 4), "no partial token");
+    ok(!hdr_listed_in_connection(&l, "keep-alive", 10), "absent token");
+    hdr_list_free(&l);
+
+    t = auth_bearer("Bearer abc.def", &n);
+    ok(t != NULL && n == 7 && memcmp(t, "abc.def", 7) == 0, "Bearer parsed");
+    t = auth_bearer("bearer   tok  ", &n);
+    ok(t != NULL && n == 3 && memcmp(t, "tok", 3) == 0,
+       "scheme case and spaces");
+    ok(auth_bearer("Basic dXNlcg==", &n) == NULL, "Basic is not Bearer");
+    ok(auth_bearer("Bearer ", &n) == NULL, "empty token refused");
+    ok(auth_bearer("Bearerx tok", &n) == NULL, "scheme must end");
+    ok(auth_token_ok(tokens, 2, "beta-2==", 8), "second token accepted");
+    ok(auth_token_ok(tokens, 2, "alpha", 5), "first token accepted");
+    ok(!auth_token_ok(tokens, 2, "alph", 4), "prefix refused");
+    ok(!auth_token_ok(tokens, 2, "alphaa", 6), "longer refused");
+    ok(!auth_token_ok(tokens, 2, "Alpha", 5), "case matters");
+    ok(!auth_token_ok(tokens, 0, "alpha", 5), "no tokens: nothing accepted");
+    return done_testing();
+}
