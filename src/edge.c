@@ -40,6 +40,7 @@
 #define IN_CAP (MAX_HEAD + 16u * 1024u)
 #define BODY_CAP (256u * 1024u)
 #define MAX_WORKERS 1024
+#define WORKER_QUEUE 256 /* streams waiting for a worker's stream slot */
 #define PING_MS 20000u
 #define DEAD_MS 60000u
 #define CLIENT_IDLE_MS 60000u /* a client with nothing in flight */
@@ -106,6 +107,7 @@ struct worker {
     nghttp2_session *h2;
     struct xfer *xfers;
     int active;
+    uint64_t last_pick;
     bool draining; /* GOAWAY seen or sent: no new streams */
     bool dead;
     uint64_t last_rx;
@@ -119,6 +121,7 @@ struct tunnel {
     char *token; /* NULL: anonymous */
     struct worker *workers;
     struct tunnel *next;
+    uint64_t picks;
 };
 
 enum client_mode {
@@ -216,7 +219,7 @@ xfer_new(struct edge *e, struct client *cl, int32_t down_sid)
     hdr_list_init(&x->fields);
     hdr_list_init(&x->rfields);
     hdr_list_init(&x->trailers);
-    bufq_init(&x->req, BUF_CHUNK_SIZE, BODY_CAP + H2_STREAM_WINDOW);
+    bufq_init(&x->req, BUF_CHUNK_SIZE, BODY_CAP);
     bufq_init(&x->resp, BUF_CHUNK_SIZE, H2_STREAM_WINDOW + BODY_CAP);
     if (down_sid > 0) {
         x->cl_next = cl->xfers;
@@ -390,6 +393,10 @@ route(struct edge *e, const char *host)
     return t;
 }
 
+/* The least busy worker of the pool; among equals the one picked least
+ * recently, so that sequential requests rotate over the pool. Streams
+ * past the worker's MAX_CONCURRENT_STREAMS wait inside nghttp2, at most
+ * WORKER_QUEUE of them: beyond that the tunnel is busy (503). */
 static struct worker *
 pick_worker(struct tunnel *t)
 {
@@ -402,11 +409,14 @@ pick_worker(struct tunnel *t)
             w->h2, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS);
         if (max > H2_MAX_STREAMS)
             max = H2_MAX_STREAMS;
-        if ((uint32_t)w->active >= max)
+        if ((uint32_t)w->active >= max + WORKER_QUEUE)
             continue;
-        if (best == NULL || w->active < best->active)
+        if (best == NULL || w->active < best->active ||
+            (w->active == best->active && w->last_pick < best->last_pick))
             best = w;
     }
+    if (best != NULL)
+        best->last_pick = ++t->picks;
     return best;
 }
 
@@ -2141,6 +2151,10 @@ edge_main(const struct cfg *cfg)
         l->w = io_watch_new(e.loop, l->fd, on_accept, l);
         io_watch_set(l->w, IO_READ);
     }
+    /* Signals are watched before the ready line: a script may signal as
+     * soon as it has read it. */
+    e.sig_int = sig_watch_new(e.loop, SIGINT, on_signal, &e);
+    e.sig_term = sig_watch_new(e.loop, SIGTERM, on_signal, &e);
     for (i = 0; i < e.nls; i++)
         printf("%s://%s/\n", e.tls ? "https" : "http", e.ls[i].addr);
     if (fflush(stdout) != 0) {
@@ -2148,8 +2162,6 @@ edge_main(const struct cfg *cfg)
         goto out;
     }
     log_info("edge", "ready: tunnels are NAME.%s", cfg->domain);
-    e.sig_int = sig_watch_new(e.loop, SIGINT, on_signal, &e);
-    e.sig_term = sig_watch_new(e.loop, SIGTERM, on_signal, &e);
     loop_run(e.loop);
 out:
     while (e.clients != NULL)

@@ -191,7 +191,10 @@ loop_free(struct loop *l)
     uv_close((uv_handle_t *)&l->check, NULL);
     uv_close((uv_handle_t *)&l->idle, NULL);
     uv_walk(&l->uv, close_walk_cb, l);
-    uv_run(&l->uv, UV_RUN_DEFAULT);
+    /* A loop_stop from clean-up code leaves the stop flag set and makes the
+     * first run return at once; run until the closes are through. */
+    while (uv_run(&l->uv, UV_RUN_DEFAULT) != 0)
+        ;
     rc = uv_loop_close(&l->uv);
     assert(rc == 0);
     (void)rc;

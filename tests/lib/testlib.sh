@@ -141,22 +141,24 @@ wait_ready() {
     return 1
 }
 
-# wait_exit NAME [SECONDS]: waits for NAME to exit; prints its status.
-# Prints 124 if it is still running after SECONDS (default 10).
+# wait_exit NAME [SECONDS]: waits for NAME to exit and sets EXIT_STATUS
+# to its status, or kills it and sets 124 if it is still running after
+# SECONDS (default 10). Call it directly, not inside $(...): only this
+# shell can collect the status of its children.
 wait_exit() {
     _p=$(pid_of "$1")
-    _t=${2:-10}
-    _timer "$_t" kill -KILL "$_p"
-    _w=$!
-    wait "$_p" 2>/dev/null
-    _s=$?
-    if kill -0 "$_w" 2>/dev/null; then
-        kill "$_w" 2>/dev/null
-        wait "$_w" 2>/dev/null
-        echo "$_s"
+    _n=$((${2:-10} * 20))
+    while kill -0 "$_p" 2>/dev/null && [ "$_n" -gt 0 ]; do
+        sleep 0.05 # bounded poll: a process exit prints no line
+        _n=$((_n - 1))
+    done
+    if kill -0 "$_p" 2>/dev/null; then
+        kill -KILL "$_p" 2>/dev/null
+        wait "$_p" 2>/dev/null
+        EXIT_STATUS=124
     else
-        wait "$_w" 2>/dev/null
-        echo 124
+        wait "$_p" 2>/dev/null
+        EXIT_STATUS=$?
     fi
 }
 
@@ -166,6 +168,7 @@ _timer() {
     _ts=$1
     shift
     (
+        trap - EXIT # the test's own clean-up must not run in here
         trap 'kill "$_sp" 2>/dev/null; exit 0' TERM
         sleep "$_ts" &
         _sp=$!

@@ -1,0 +1,482 @@
+#!/bin/bash
+# Edge + worker + origin: requests of every shape through the tunnel (HTTP/1.1,
+# HTTP/1.0, h2c), byte-exact large bodies both ways, concurrency, errors
+# (502, 504, a worker killed mid-response), reconnection after an edge
+# restart, pools, the worker's exit statuses, --exec, unix: upstreams and
+# shutdown.
+# shellcheck disable=SC1091,SC2154 # testlib.sh, top_srcdir: from make check
+. "$top_srcdir/tests/lib/testlib.sh"
+
+: "${ORIGIN:=$(cd "$(dirname "$0")/../.." && pwd)/tests/helpers/origin}"
+[ -x "$ORIGIN" ] || skip_all "no origin helper ($ORIGIN)"
+# Until the worker exists, there is nothing to test here.
+timeout 10 "$PTTH" expose -n probe --retries 0 -e http://127.0.0.1:1 80 \
+    >/dev/null 2>"$TMP/probe.err"
+if grep -q 'not implemented' "$TMP/probe.err"; then
+    skip_all "ptth expose is not implemented yet"
+fi
+
+plan 91
+
+CURL="curl -sS --max-time 20"
+
+# hget NAME CURL-ARGS...: head in $TMP/NAME.h, body in $TMP/NAME.b; prints
+# "CODE VERSION" (VERSION as curl's %{http_version}).
+hget() {
+    _hn=$1
+    shift
+    $CURL -D "$TMP/$_hn.h" -o "$TMP/$_hn.b" \
+        -w '%{http_code} %{http_version}' "$@" 2>"$TMP/$_hn.err"
+}
+body() { cat "$TMP/$1.b"; }
+# header NAME FIELD: first value of FIELD in $TMP/NAME.h.
+header() {
+    tr -d '\r' <"$TMP/$1.h" |
+        awk -v f="$2" 'BEGIN { f = tolower(f) ":" }
+            tolower(substr($0, 1, length(f))) == f {
+                v = substr($0, length(f) + 1); sub(/^[ \t]+/, "", v);
+                print v; exit }'
+}
+# echo_field NAME FIELD: first value of FIELD in the /echo body NAME.
+echo_field() {
+    awk -v f="$2" 'BEGIN { f = tolower(f) ":" }
+        /^$/ { exit }
+        tolower(substr($0, 1, length(f))) == f {
+            v = substr($0, length(f) + 1); sub(/^[ \t]+/, "", v);
+            print v; exit }' "$TMP/$1.b"
+}
+
+# reap NAME SECS: sets ST to NAME's exit status, or 124 (after SIGKILL) if
+# it still runs after SECS; polls every 0.1 s, a bounded number of times.
+# (testlib's wait_exit cannot be used: inside $(...) its wait returns at
+# once, and its timer subshell runs the EXIT trap, killing every started
+# process and removing $TMP.)
+reap() {
+    _rp=$(pid_of "$1")
+    _rn=$((${2:-10} * 10))
+    while kill -0 "$_rp" 2>/dev/null && [ "$_rn" -gt 0 ]; do
+        sleep 0.1
+        _rn=$((_rn - 1))
+    done
+    if kill -0 "$_rp" 2>/dev/null; then
+        kill -KILL "$_rp" 2>/dev/null
+        wait "$_rp" 2>/dev/null
+        ST=124
+    else
+        wait "$_rp" 2>/dev/null
+        ST=$?
+    fi
+}
+# exits NAME SECS WANT DESC: NAME exits with WANT within SECS.
+exits() {
+    reap "$1" "$2"
+    is "$ST" "$3" "$4"
+    [ "$ST" = "$3" ] || diag "$1 stderr:" "$(tail -n 5 "$TMP/$1.err")"
+}
+
+# expose NAME ARGS...: starts a worker; sets WURL to its ready line.
+expose() {
+    _en=$1
+    shift
+    start "$_en" "$PTTH" expose "$@"
+    WURL=$(wait_ready "$_en" 15)
+}
+
+# poll_200 SECS CURL-ARGS...: retries a request every 0.25 s until it gives
+# 200 (status 0) or SECS pass (status 1). For waiting on a reconnect, where
+# nothing prints a ready line.
+poll_200() {
+    _pn=$(($1 * 4))
+    shift
+    while [ "$_pn" -gt 0 ]; do
+        _c=$(curl -s --max-time 5 -o "$TMP/poll.b" -w '%{http_code}' "$@")
+        [ "$_c" = 200 ] && return 0
+        sleep 0.25
+        _pn=$((_pn - 1))
+    done
+    return 1
+}
+
+# ----------------------------------------------------------------- setup
+start o1 "$ORIGIN" --listen 127.0.0.1:0
+ourl=$(wait_ready o1)
+oport=${ourl##*:}
+oport=${oport%/}
+start edge "$PTTH" serve -l 127.0.0.1:0
+url=$(wait_ready edge)
+port=${url##*:}
+port=${port%/}
+
+expose w1 -e "$url" -n site "$oport"
+if [ -z "$WURL" ]; then
+    echo "Bail out! ptth expose printed no URL: $(tail -n 3 "$TMP/w1.err")"
+    exit 1
+fi
+is "$WURL" "http://site.localhost:$port/" "expose prints http://site.localhost:PORT/"
+surl=$WURL
+H=(-H 'Host: site.localhost')
+R=(--resolve "site.localhost:$port:127.0.0.1")
+
+# ---------------------------------------------------- basic methods
+r=$(hget g1 "${H[@]}" "${url}hello")
+is "$r $(body g1)" "200 1.1 hello" "GET with Host: site.localhost"
+r=$(hget g2 "${R[@]}" "${surl}hello")
+is "$r $(body g2)" "200 1.1 hello" "GET on the printed URL (--resolve)"
+r=$(hget hd "${R[@]}" -I "${surl}bytes/1000")
+is "$r" "200 1.1" "HEAD: 200"
+is "$(header hd content-length)" 1000 "HEAD: Content-Length of the GET"
+ok "HEAD: no body" cmp -s "$TMP/hd.b" "$TMP/hd.h"
+r=$(hget p1 "${R[@]}" --data-binary 'post body' "${surl}echo")
+is "$r" "200 1.1" "POST /echo: 200"
+like "$(head -n 1 "$TMP/p1.b")" '^METHOD POST$' "POST /echo: the method"
+is "$(tail -n 1 "$TMP/p1.b")" "post body" "POST /echo: the body"
+printf 'put body\n' >"$TMP/put.txt"
+direct=$($CURL -T "$TMP/put.txt" "${ourl}sha256")
+r=$(hget p2 "${R[@]}" -T "$TMP/put.txt" "${surl}sha256")
+is "$r $(body p2)" "200 1.1 $direct" "PUT /sha256: same checksum as direct"
+r=$(hget dl "${R[@]}" -X DELETE "${surl}echo")
+like "$r $(head -n 1 "$TMP/dl.b")" '^200 1\.1 METHOD DELETE$' "DELETE passes through"
+r=$(hget st "${R[@]}" "${surl}status/418")
+is "$r $(body st)" "418 1.1 status 418" "an upstream 418 passes through"
+r=$(hget nc "${R[@]}" "${surl}status/204")
+is "$r $(wc -c <"$TMP/nc.b")" "204 1.1 0" "an upstream 204 passes through"
+r=$(hget nf "${R[@]}" "${surl}nowhere")
+is "$r $(body nf)" "404 1.1 not found" "an upstream 404 passes through"
+r=$(hget tr "${R[@]}" "${surl}trailers")
+is "$r $(body tr)" "200 1.1 trailers" "a chunked response with trailers"
+r=$(hget eh "${R[@]}" "${surl}early-hints")
+is "$r $(body eh)" "200 1.1 hints" "103 Early Hints then 200"
+r=$(hget cl "${R[@]}" "${surl}close")
+is "$r" "502 1.1" "the upstream closes without a response: 502"
+
+# A bad chunk after a good head that already went to the worker: 400 (the
+# response has not started: /sha256 answers after the whole body), one
+# response, a close, and the request behind it is never answered.
+printf '%b' 'POST /sha256 HTTP/1.1\r\nHost: site.localhost\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\nzz\r\nGET /hello HTTP/1.1\r\nHost: site.localhost\r\n\r\n' \
+    >"$TMP/badchunk.req"
+timeout 5 socat -t 30 - "TCP:127.0.0.1:$port,shut-none" <"$TMP/badchunk.req" \
+    >"$TMP/badchunk.resp" 2>/dev/null
+closed=$?
+is "$(head -n 1 "$TMP/badchunk.resp" | tr -d '\r')" "HTTP/1.1 400 Bad Request" \
+    "a bad chunk in a body bound for a tunnel: 400"
+is "$(grep -c '^HTTP/1\.1 ' "$TMP/badchunk.resp") $closed" "1 0" \
+    "... one response, then the edge closes"
+nok "... the request behind it is not answered" grep -q '^hello' "$TMP/badchunk.resp"
+
+# ---------------------------------------------------- what the origin sees
+r=$(hget e1 --path-as-is "${R[@]}" "${surl}echo/a%20b/../c?x=%2F")
+is "$(sed -n 2p "$TMP/e1.b")" 'TARGET /echo/a%20b/../c?x=%2F' \
+    "the path and query arrive byte-exact"
+is "$(echo_field e1 host)" "site.localhost:$port" "the origin sees the public Host"
+is "$(echo_field e1 x-forwarded-for)" 127.0.0.1 "X-Forwarded-For: 127.0.0.1"
+is "$(echo_field e1 x-forwarded-proto)" http "X-Forwarded-Proto: http"
+is "$(echo_field e1 x-forwarded-host)" "site.localhost:$port" "X-Forwarded-Host"
+like "$(echo_field e1 forwarded)" \
+    "^for=\"?127\.0\.0\.1\"?;host=\"?site\.localhost:$port\"?(;proto=http)?\$" \
+    "Forwarded: for=127.0.0.1;host=..."
+r=$(hget e2 "${R[@]}" -H 'Connection: X-Req-Hop' -H 'X-Req-Hop: 1' \
+    -H 'Keep-Alive: timeout=5' -H 'X-Req-Kept: yes' -H 'TE: trailers' \
+    -H 'Proxy-Connection: keep-alive' "${surl}echo")
+is "$(echo_field e2 x-req-kept)" yes "request: an end-to-end header is kept"
+is "$(echo_field e2 x-req-hop)$(echo_field e2 keep-alive)$(echo_field e2 proxy-connection)" \
+    "" "request: hop-by-hop headers (Connection-named, Keep-Alive, Proxy-Connection) are stripped"
+r=$(hget hh "${R[@]}" "${surl}headers")
+is "$r $(body hh)" "200 1.1 headers" "/headers: 200"
+is "$(header hh x-kept)" yes "response: X-Kept is kept"
+is "$(header hh x-hop)$(header hh keep-alive)" "" \
+    "response: X-Hop (named in Connection) and Keep-Alive are stripped"
+
+# ---------------------------------------------------- big bodies
+big=100000000
+want=$($CURL "${ourl}bytes/$big" | sha256sum)
+for route in bytes chunked; do
+    got=$($CURL "${R[@]}" "${surl}$route/$big" | sha256sum)
+    st=${PIPESTATUS[0]}
+    is "$st $got" "0 $want" "100 MB download, $route: byte-exact"
+done
+got=$($CURL --http2-prior-knowledge "${R[@]}" "${surl}bytes/$big" | sha256sum)
+is "$got" "$want" "100 MB download over h2c: byte-exact"
+
+head -c 20000000 /dev/urandom >"$TMP/up.bin"
+direct=$($CURL -T "$TMP/up.bin" "${ourl}sha256")
+like "$direct" '^length=20000000 fnv1a64=[0-9a-f]{16}$' "direct 20 MB upload checksum"
+got=$($CURL "${R[@]}" -T "$TMP/up.bin" "${surl}sha256")
+is "$got" "$direct" "20 MB upload with Content-Length (and Expect: 100-continue)"
+got=$($CURL "${R[@]}" -H 'Transfer-Encoding: chunked' --data-binary "@$TMP/up.bin" \
+    "${surl}sha256")
+is "$got" "$direct" "20 MB chunked upload"
+got=$($CURL "${R[@]}" -H 'Expect:' -T "$TMP/up.bin" "${surl}sha256")
+is "$got" "$direct" "20 MB upload without Expect"
+got=$($CURL --http2-prior-knowledge "${R[@]}" --data-binary "@$TMP/up.bin" \
+    "${surl}sha256")
+is "$got" "$direct" "20 MB upload over h2c"
+
+# ---------------------------------------------------- h2c and HTTP/1.0
+r=$(hget h2g --http2-prior-knowledge "${R[@]}" "${surl}hello")
+is "$r $(body h2g)" "200 2 hello" "h2c GET"
+r=$(hget h2p --http2-prior-knowledge "${R[@]}" --data-binary 'h2 body' "${surl}echo")
+is "$r $(tail -n 1 "$TMP/h2p.b")" "200 2 h2 body" "h2c POST"
+is "$(echo_field h2p host)" "site.localhost:$port" "h2c: :authority becomes the Host"
+r=$(hget h10 -0 "${R[@]}" "${surl}hello")
+is "$r $(body h10)" "200 1.1 hello" "HTTP/1.0 client GET (answered as HTTP/1.1)"
+r=$(hget h10c -0 "${R[@]}" "${surl}chunked/100000")
+$CURL "${ourl}bytes/100000" -o "$TMP/direct100k"
+ok "HTTP/1.0 client, chunked upstream response: body intact ($r)" \
+    cmp -s "$TMP/h10c.b" "$TMP/direct100k"
+nok "HTTP/1.0 client gets no Transfer-Encoding" grep -qi '^transfer-encoding' "$TMP/h10c.h"
+r=$(hget h10p -0 "${R[@]}" --data-binary 'ten' "${surl}echo")
+is "$r $(tail -n 1 "$TMP/h10p.b")" "200 1.1 ten" "HTTP/1.0 client POST"
+
+# ---------------------------------------------------- concurrency
+: >"$TMP/par.cfg"
+for i in $(seq 1 200); do
+    printf 'url = "%secho/%d"\noutput = "%s/par.%d"\n' "$surl" "$i" "$TMP" "$i" \
+        >>"$TMP/par.cfg"
+done
+curl -sS --max-time 40 --parallel --parallel-immediate --parallel-max 200 \
+    "${R[@]}" -w '%{http_code}\n' -K "$TMP/par.cfg" >"$TMP/par.codes" \
+    2>"$TMP/par.err"
+is "$(grep -c '^200$' "$TMP/par.codes")" 200 "200 concurrent HTTP/1.1 requests: all 200"
+bad=0
+for i in $(seq 1 200); do
+    [ "$(sed -n 2p "$TMP/par.$i" 2>/dev/null)" = "TARGET /echo/$i" ] || bad=$((bad + 1))
+done
+is "$bad" 0 "200 concurrent requests: each got its own answer"
+# Multiplexed: 100 streams on one h2c connection. nghttp, not curl: curl
+# 7.88's --parallel with --http2-prior-knowledge fails its own second
+# transfer on a reused connection (curl/curl#10634, fixed in 8.0).
+if command -v nghttp >/dev/null 2>&1; then
+    set --
+    for i in $(seq 1 100); do set -- "$@" "${url}echo/h2-$i"; done
+    timeout 30 nghttp -v -H ':authority: site.localhost' "$@" \
+        >"$TMP/nghttp.out" 2>&1
+    is "$(grep -c ' recv (stream_id=[0-9]*) :status: 200' "$TMP/nghttp.out")" 100 \
+        "100 streams on one h2c connection (nghttp): all 200"
+    bad=0
+    for i in $(seq 1 100); do
+        [ "$(grep -c "^TARGET /echo/h2-$i\$" "$TMP/nghttp.out")" = 1 ] || bad=$((bad + 1))
+    done
+    is "$bad" 0 "100 h2c streams: each got its own answer"
+else
+    skip 2 "nghttp not installed"
+fi
+
+# ---------------------------------------------------- errors: 502, 504
+start o9 "$ORIGIN" --listen 127.0.0.1:0
+u9=$(wait_ready o9)
+p9=${u9##*:}
+p9=${p9%/}
+kill "$(pid_of o9)"
+reap o9 5
+expose wdown -e "$url" -n down "$p9"
+r=$(hget dn -H 'Host: down.localhost' "${url}hello")
+is "$r" "502 1.1" "upstream not running: 502"
+expose wslow -e "$url" -n slow --timeout 1 "$oport"
+r=$(hget sl -H 'Host: slow.localhost' "${url}slow/3000")
+is "$r" "504 1.1" "upstream slower than expose --timeout 1: 504"
+r=$(hget sl2 -H 'Host: slow.localhost' "${url}slow/100")
+is "$r $(body sl2)" "200 1.1 slow" "a response within --timeout still passes"
+
+# ---------------------------------------------------- worker killed mid-response
+# killed_mid NAME ROUTE [CURL-ARGS]: a worker of its own, killed with SIGKILL
+# once 1 MB of a 200 MB response arrived; curl must not report success.
+killed_mid() {
+    _kn=$1
+    _kr=$2
+    shift 2
+    expose "$_kn" -e "$url" -n "$_kn" "$oport"
+    curl -sS --max-time 30 --limit-rate 20M "$@" -H "Host: $_kn.localhost" \
+        -o "$TMP/$_kn.bin" "${url}$_kr/200000000" 2>"$TMP/$_kn.curl" &
+    _cp=$!
+    track "$_cp"
+    _i=0
+    while [ "$_i" -lt 200 ] &&
+        [ "$(stat -c %s "$TMP/$_kn.bin" 2>/dev/null || echo 0)" -lt 1000000 ]; do
+        sleep 0.05
+        _i=$((_i + 1))
+    done
+    kill -KILL "$(pid_of "$_kn")"
+    wait "$_cp"
+    _cs=$?
+    _sz=$(stat -c %s "$TMP/$_kn.bin" 2>/dev/null || echo 0)
+    if [ "$_cs" -ne 0 ] && [ "$_sz" -lt 200000000 ]; then
+        _tap_result 0 "worker killed mid-response ($_kr $*): curl fails ($_cs, $_sz bytes)"
+    else
+        _tap_result 1 "worker killed mid-response ($_kr $*): curl fails"
+        diag "curl exit $_cs after $_sz bytes" "$(cat "$TMP/$_kn.curl")"
+    fi
+}
+killed_mid kill1 bytes
+killed_mid kill2 chunked
+killed_mid kill3 bytes --http2-prior-knowledge
+r=$(hget after "${R[@]}" "${surl}hello")
+is "$r $(body after)" "200 1.1 hello" "other tunnels are unaffected"
+
+# ---------------------------------------------------- TARGET forms
+start ou "$ORIGIN" --unix "$TMP/origin.sock"
+ok "unix origin ready" test "$(wait_ready ou)" = "unix:$TMP/origin.sock"
+expose wunix -e "$url" -n unixy "unix:$TMP/origin.sock"
+r=$(hget ux -H 'Host: unixy.localhost' "${url}echo")
+is "$r $(sed -n 1p "$TMP/ux.b")" "200 1.1 METHOD GET" "unix:PATH upstream"
+is "$(echo_field ux host)" "unixy.localhost" "unix:PATH upstream sees the public Host"
+expose whp -e "$url" -n hostport "127.0.0.1:$oport"
+r=$(hget hp -H 'Host: hostport.localhost' "${url}hello")
+is "$r $(body hp)" "200 1.1 hello" "HOST:PORT upstream"
+expose wurl -e "$url" -n prefix "http://127.0.0.1:$oport/echo"
+r=$(hget px -H 'Host: prefix.localhost' "${url}x?y=1")
+is "$r $(sed -n 2p "$TMP/px.b")" "200 1.1 TARGET /echo/x?y=1" \
+    "http URL upstream: its path is a prefix"
+expose wrand -e "$url" "$oport"
+like "$WURL" "^http://[a-z0-9]+\.localhost:$port/\$" "without -n: a random name"
+rand_url=$WURL
+rname=${WURL#http://}
+rname=${rname%%.*}
+r=$(hget rn -H "Host: $rname.localhost" "${url}hello")
+is "$r $(body rn)" "200 1.1 hello" "the random name serves"
+
+# ---------------------------------------------------- drain on SIGTERM
+# A worker of its own with an origin of its own: the request is in flight
+# once that origin has a connection (polled with ss, bounded).
+start o3 "$ORIGIN" --listen 127.0.0.1:0
+o3url=$(wait_ready o3)
+o3port=${o3url##*:}
+o3port=${o3port%/}
+expose wdrain -e "$url" -n drain "$o3port"
+$CURL -H 'Host: drain.localhost' -o "$TMP/drain.b" -w '%{http_code}' \
+    "${url}slow/1500" >"$TMP/drain.code" 2>"$TMP/drain.err" &
+dp=$!
+track "$dp"
+i=0
+while [ "$i" -lt 100 ] &&
+    [ -z "$(ss -Htn state established "( sport = :$o3port )" 2>/dev/null)" ]; do
+    sleep 0.05
+    i=$((i + 1))
+done
+kill -TERM "$(pid_of wdrain)"
+wait "$dp"
+is "$(cat "$TMP/drain.code") $(body drain)" "200 slow" \
+    "SIGTERM to expose: the request in flight finishes"
+exits wdrain 10 0 "SIGTERM to expose during a request: exit 0"
+kill -TERM "$(pid_of w1)"
+exits w1 10 0 "SIGTERM to an idle expose: exit 0"
+is "$(wc -l <"$TMP/w1.out")" 1 "expose printed only its URL on stdout"
+like "$(cat "$TMP/w1.err")" "forwarding http://site\.localhost:$port/ -> " \
+    "expose said 'forwarding URL -> TARGET' on stderr"
+
+# Worker connection lost before the response head: 502.
+expose wk502 -e "$url" -n lost "$o3port"
+$CURL -H 'Host: lost.localhost' -o /dev/null -w '%{http_code}' \
+    "${url}slow/5000" >"$TMP/lost.code" 2>/dev/null &
+lp=$!
+track "$lp"
+i=0
+while [ "$i" -lt 100 ] &&
+    [ -z "$(ss -Htn state established "( sport = :$o3port )" 2>/dev/null)" ]; do
+    sleep 0.05
+    i=$((i + 1))
+done
+kill -KILL "$(pid_of wk502)"
+wait "$lp"
+is "$(cat "$TMP/lost.code")" 502 "worker killed before the response head: 502"
+reap wk502 5
+
+# ---------------------------------------------------- edge restart
+# SIGTERM to the edge with a request in flight (an origin of its own again,
+# polled with ss): the request finishes, then the edge exits 0.
+start o4 "$ORIGIN" --listen 127.0.0.1:0
+o4url=$(wait_ready o4)
+o4port=${o4url##*:}
+o4port=${o4port%/}
+expose wedge -e "$url" -n edgedrain "$o4port"
+$CURL -H 'Host: edgedrain.localhost' -o "$TMP/edrain.b" -w '%{http_code}' \
+    "${url}slow/1500" >"$TMP/edrain.code" 2>/dev/null &
+ep=$!
+track "$ep"
+i=0
+while [ "$i" -lt 100 ] &&
+    [ -z "$(ss -Htn state established "( sport = :$o4port )" 2>/dev/null)" ]; do
+    sleep 0.05
+    i=$((i + 1))
+done
+kill -TERM "$(pid_of edge)"
+wait "$ep"
+is "$(cat "$TMP/edrain.code") $(body edrain)" "200 slow" \
+    "SIGTERM to the edge: the request in flight finishes"
+exits edge 12 0 "SIGTERM to the edge with workers connected: exit 0"
+start edge2 "$PTTH" serve -l "127.0.0.1:$port"
+is "$(wait_ready edge2)" "$url" "the edge restarts on the same port"
+ok "after the restart the worker is back under the same URL" \
+    poll_200 30 -H 'Host: hostport.localhost' "${url}hello"
+ok "the random-name worker is back under the same URL" \
+    poll_200 30 -H "Host: $rname.localhost" "${url}hello"
+is "$(wc -l <"$TMP/wrand.out") $(head -n 1 "$TMP/wrand.out")" "1 $rand_url" \
+    "a reconnect prints no new URL"
+
+# ---------------------------------------------------- tokens, pools, exits
+printf 'tok-one\ntok-two\n' >"$TMP/tokens"
+printf 'tok-one\n' >"$TMP/tok1"
+start et "$PTTH" serve -l 127.0.0.1:0 --token-file "$TMP/tokens"
+eurl=$(wait_ready et)
+start o2 "$ORIGIN" --listen 127.0.0.1:0
+o2url=$(wait_ready o2)
+o2port=${o2url##*:}
+o2port=${o2port%/}
+# Two workers, same name and token, told apart by TARGET: the second adds
+# the prefix /echo, so /echo reaches it as /echo/echo.
+expose pool1 -e "$eurl" -n pool --token-file "$TMP/tok1" "127.0.0.1:$oport"
+like "$WURL" '^http://pool\.localhost:[0-9]+/$' "pool worker 1 up"
+PTTH_TOKEN=tok-one expose pool2 -e "$eurl" -n pool "http://127.0.0.1:$o2port/echo"
+is "$WURL" "$(head -n 1 "$TMP/pool1.out")" "pool worker 2 (PTTH_TOKEN) gets the same URL"
+n1=0
+n2=0
+for i in $(seq 1 20); do
+    t=$($CURL -H 'Host: pool.localhost' "${eurl}echo" | sed -n 2p)
+    case $t in
+    "TARGET /echo") n1=$((n1 + 1)) ;;
+    "TARGET /echo/echo") n2=$((n2 + 1)) ;;
+    esac
+done
+is "$((n1 + n2))" 20 "pool: 20 requests, 20 answers"
+ok "pool: both workers answered ($n1 + $n2)" test "$n1" -gt 0 -a "$n2" -gt 0
+st=$(exit_status timeout 20 "$PTTH" expose -e "$eurl" -n pool --token wrong "$oport")
+is "$st" 6 "wrong token: expose exits 6"
+is "$(cat "$TMP/last.out")" "" "wrong token: nothing on stdout"
+st=$(exit_status timeout 20 "$PTTH" expose -e "$eurl" -n pool "$oport")
+is "$st" 6 "no token for a token edge: expose exits 6"
+st=$(exit_status timeout 20 "$PTTH" expose -e "$eurl" -n pool --token tok-two "$oport")
+is "$st" 7 "name held under another token: expose exits 7"
+like "$(cat "$TMP/last.err")" 'pool' "the conflict names the name"
+
+start o8 "$ORIGIN" --listen 127.0.0.1:0
+u8=$(wait_ready o8)
+p8=${u8##*:}
+p8=${p8%/}
+kill "$(pid_of o8)"
+reap o8 5
+st=$(exit_status timeout 30 "$PTTH" expose -e "http://127.0.0.1:$p8" -n x \
+    --retries 2 "$oport")
+is "$st" 4 "--retries 2 against a closed port: exit 4"
+
+# ---------------------------------------------------- --exec
+# shellcheck disable=SC2016 # $PTTH_URL is for the command's shell
+st=$(exit_status timeout 30 "$PTTH" expose -e "$url" -n ex \
+    --exec 'curl -fsS --max-time 10 "$PTTH_URL"hello' "$oport")
+is "$st" 0 "--exec curl \$PTTH_URL: exit 0"
+ok "--exec: the command's output on stdout" grep -qx hello "$TMP/last.out"
+st=$(exit_status timeout 30 "$PTTH" expose -e "$url" -n ex3 --exec 'exit 3' "$oport")
+is "$st" 3 "--exec 'exit 3': exit 3"
+# shellcheck disable=SC2016
+st=$(exit_status timeout 30 "$PTTH" expose -e "$url" -n ex4 \
+    --exec 'test "$PTTH_URL" = "http://ex4.localhost:'"$port"'/"' "$oport")
+is "$st" 0 "--exec: PTTH_URL is the public URL"
+
+# ---------------------------------------------------- the rest shuts down
+for w in wdown wslow wunix whp wurl wrand pool1 pool2; do
+    kill -TERM "$(pid_of "$w")"
+done
+bad=
+for w in wdown wslow wunix whp wurl wrand pool1 pool2; do
+    reap "$w" 10
+    [ "$ST" = 0 ] || bad="$bad $w:$ST"
+done
+is "$bad" "" "every worker exits 0 on SIGTERM"
