@@ -4,16 +4,20 @@
 
 #include "conn.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "buf.h"
 #include "loop.h"
+#include "net.h"
 #include "tls.h"
 #include "util.h"
 
 enum conn_state {
+    CONN_CONNECTING, /* non-blocking connect in progress */
     CONN_HANDSHAKE,
     CONN_OPEN,
     CONN_FAILED,
@@ -32,7 +36,8 @@ struct conn {
     bool read_paused;
     bool want_shutdown;
     bool shut_done;
-    bool above_low; /* queue was above the low mark: report drain */
+    bool above_low;      /* queue was above the low mark: report drain */
+    bool reset_on_close; /* close with SO_LINGER 0: the peer sees RST */
     int err;
     char errstr[256];
     struct deferred d_flush;
@@ -51,6 +56,8 @@ update_watch(struct conn *c)
 
     if (c->state == CONN_DEAD || c->state == CONN_FAILED)
         ev = 0;
+    else if (c->state == CONN_CONNECTING)
+        ev = IO_WRITE;
     else if (c->state == CONN_HANDSHAKE) {
         int want = tls_want(c->tls);
         ev = (want & TLS_WANT_WRITE) ? IO_WRITE : IO_READ;
@@ -136,6 +143,24 @@ on_io(void *arg, int events)
 {
     struct conn *c = arg;
 
+    if (c->state == CONN_CONNECTING) {
+        int rc = net_connect_result(c->x.fd);
+        if (rc == PTTH_EAGAIN)
+            return;
+        if (rc != 0) {
+            snprintf(c->errstr, sizeof(c->errstr), "connect: %s",
+                     strerror(errno));
+            fail(c, PTTH_EIO);
+            return;
+        }
+        c->state = CONN_OPEN;
+        deliver_open(c);
+        if (c->state == CONN_OPEN)
+            conn_flush(c);
+        if (c->state == CONN_OPEN)
+            update_watch(c);
+        return;
+    }
     if (c->state == CONN_HANDSHAKE) {
         do_handshake(c);
         return;
@@ -213,6 +238,26 @@ conn_new(struct loop *l, const struct xport *x, struct tls_ctx *tls,
     return c;
 }
 
+struct conn *
+conn_new_connecting(struct loop *l, const struct xport *x,
+                    const struct conn_cbs *cb, void *arg)
+{
+    struct conn *c = conn_new(l, x, NULL, NULL, cb, arg);
+
+    if (c->state == CONN_OPEN) {
+        loop_cancel(l, &c->d_open);
+        c->state = CONN_CONNECTING;
+        update_watch(c);
+    }
+    return c;
+}
+
+void
+conn_reset_on_close(struct conn *c)
+{
+    c->reset_on_close = true;
+}
+
 void
 conn_set_handler(struct conn *c, const struct conn_cbs *cb, void *arg)
 {
@@ -234,6 +279,10 @@ conn_free(struct conn *c)
     c->w = NULL;
     tls_conn_free(c->tls);
     c->tls = NULL;
+    if (c->reset_on_close) {
+        struct linger lg = {1, 0};
+        (void)setsockopt(c->x.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+    }
     c->x.close(c->x.arg);
     loop_defer(c->loop, &c->d_free);
 }
@@ -278,7 +327,8 @@ conn_write(struct conn *c, const void *p, size_t n)
         return PTTH_ELIMIT;
     if (bufq_len(&c->out) > CONN_OUT_HIGH / 2)
         c->above_low = true;
-    loop_defer(c->loop, &c->d_flush);
+    if (c->state == CONN_OPEN)
+        loop_defer(c->loop, &c->d_flush);
     return 0;
 }
 
@@ -288,19 +338,21 @@ conn_out_len(const struct conn *c)
     return bufq_len(&c->out);
 }
 
-static void
+/* Returns true when the half-close was done just now. */
+static bool
 finish_shutdown(struct conn *c)
 {
     if (!c->want_shutdown || c->shut_done || bufq_len(&c->out) > 0)
-        return;
+        return false;
     if (c->tls != NULL) {
         int rc = tls_close_notify(c->tls);
         if (rc == PTTH_EAGAIN)
-            return;
+            return false;
     }
     if (c->x.shutdown_write != NULL && c->tls == NULL)
         (void)c->x.shutdown_write(c->x.arg);
     c->shut_done = true;
+    return true;
 }
 
 static void
@@ -322,8 +374,8 @@ conn_flush(struct conn *c)
         }
         bufq_consume(&c->out, (size_t)r);
     }
-    finish_shutdown(c);
-    if (c->above_low && bufq_len(&c->out) <= CONN_OUT_HIGH / 2) {
+    if (finish_shutdown(c) ||
+        (c->above_low && bufq_len(&c->out) <= CONN_OUT_HIGH / 2)) {
         c->above_low = false;
         if (c->cb->on_drain != NULL)
             c->cb->on_drain(c->arg);

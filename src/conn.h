@@ -25,7 +25,8 @@ struct conn_cbs {
      * or pause reading. Also called for EOF and read errors. */
     void (*on_readable)(void *arg);
     /* The output queue fell below CONN_OUT_HIGH / 2 after being above, or
-     * emptied: produce more. */
+     * a conn_shutdown has just been carried out: produce more, or check
+     * conn_is_flushed. */
     void (*on_drain)(void *arg);
     /* The connection failed (handshake, write, TLS): rc is a PTTH_E*.
      * The owner frees it; no more callbacks after this one. */
@@ -38,6 +39,13 @@ struct conn_cbs {
 struct conn *conn_new(struct loop *l, const struct xport *x,
                       struct tls_ctx *tls, const char *server_name,
                       const struct conn_cbs *cb, void *arg);
+/* Like conn_new for a plain socket whose non-blocking connect is in
+ * progress: on_open once it is connected, on_error (conn_errstr says why)
+ * when it failed. Writes queue meanwhile. */
+struct conn *conn_new_connecting(struct loop *l, const struct xport *x,
+                                 const struct conn_cbs *cb, void *arg);
+/* Makes conn_free close with SO_LINGER 0, so the peer sees a TCP reset. */
+void conn_reset_on_close(struct conn *c);
 /* Hands the connection to another owner (a worker that upgraded). */
 void conn_set_handler(struct conn *c, const struct conn_cbs *cb, void *arg);
 /* Closes the transport and frees the connection later (safe from inside

@@ -74,7 +74,9 @@ struct xfer {
     char *method, *path, *authority, *scheme;
     struct hdr_list fields;
     bool head_method;
-    bool req_bad; /* header list too large or malformed */
+    bool tunnel;      /* CONNECT: a byte stream to a worker's TCP service */
+    bool tunnel_shut; /* h1 tunnel: the client got our half-close */
+    bool req_bad;     /* header list too large or malformed */
     struct bufq req;
     bool req_eof;
     bool req_deferred; /* up data provider waits for bytes */
@@ -108,6 +110,8 @@ struct worker {
     struct xfer *xfers;
     int active;
     uint64_t last_pick;
+    int tcp_ports[8]; /* TCP services advertised (Ptth-Services) */
+    int ntcp;
     bool draining; /* GOAWAY seen or sent: no new streams */
     bool dead;
     uint64_t last_rx;
@@ -397,9 +401,61 @@ route(struct edge *e, const char *host)
  * recently, so that sequential requests rotate over the pool. Streams
  * past the worker's MAX_CONCURRENT_STREAMS wait inside nghttp2, at most
  * WORKER_QUEUE of them: beyond that the tunnel is busy (503). */
+/* Maps "NAME.DOMAIN" or a bare "NAME" (CONNECT targets) to a tunnel. */
+static struct tunnel *
+route_name(struct edge *e, const char *host, size_t hl)
+{
+    const char *domain = e->cfg->domain;
+    size_t dl = strlen(domain), n, i;
+    char name[64];
+
+    if (hl > 0 && host[hl - 1] == '.')
+        hl--;
+    if (hl > dl + 1 && host[hl - dl - 1] == '.' &&
+        str_nieq(host + hl - dl, domain, dl))
+        n = hl - dl - 1;
+    else
+        n = hl;
+    if (n == 0 || n >= sizeof(name))
+        return NULL;
+    for (i = 0; i < n; i++)
+        name[i] = ascii_lower(host[i]);
+    name[n] = '\0';
+    return is_dns_label(name) ? tunnel_find(e, name) : NULL;
+}
+
+/* Like pick_worker, among the workers that serve TCP port (0: any). Sets
+ * *port_out to the service's port. */
+static struct worker *
+pick_tcp_worker(struct tunnel *t, int port, int *port_out)
+{
+    struct worker *w, *best = NULL;
+    int i;
+
+    for (w = t->workers; w != NULL; w = w->next) {
+        if (w->dead || w->draining)
+            continue;
+        for (i = 0; i < w->ntcp; i++) {
+            if (port == 0 || w->tcp_ports[i] == port)
+                break;
+        }
+        if (i == w->ntcp || w->active >= H2_MAX_STREAMS + WORKER_QUEUE)
+            continue;
+        if (best == NULL || w->active < best->active ||
+            (w->active == best->active && w->last_pick < best->last_pick)) {
+            best = w;
+            *port_out = w->tcp_ports[i];
+        }
+    }
+    if (best != NULL)
+        best->last_pick = ++t->picks;
+    return best;
+}
+
 static struct worker *
 pick_worker(struct tunnel *t)
 {
+
     struct worker *w, *best = NULL;
     for (w = t->workers; w != NULL; w = w->next) {
         uint32_t max;
@@ -431,6 +487,7 @@ xfer_local_response(struct xfer *x, int status, const char *body,
 
     x->status = status;
     x->have_head = true;
+    x->tunnel = false; /* an ordinary response, even to a CONNECT */
     hdr_list_free(&x->rfields);
     hdr_list_init(&x->rfields);
     snprintf(len, sizeof(len), "%zu", strlen(body));
@@ -482,6 +539,8 @@ xfer_fail(struct xfer *x, int status, const char *why)
     } else {
         struct client *cl = x->cl;
         xfer_detach_down(x);
+        if (x->tunnel) /* a reset TCP stream resets the client's */
+            conn_reset_on_close(cl->conn);
         client_close(cl);
     }
     xfer_maybe_free(x);
@@ -562,25 +621,101 @@ add_forwarded(struct xfer *x, struct client *cl)
                 strlen(x->authority), 0);
 }
 
+/* Puts x on worker w as a stream (nv: the request head). */
+static void
+xfer_submit(struct xfer *x, struct worker *w, const nghttp2_nv *nv, size_t n)
+{
+    nghttp2_data_provider prd;
+    int32_t sid;
+
+    prd.source.ptr = x;
+    prd.read_callback = up_body_read_cb;
+    sid = nghttp2_submit_request(
+        w->h2, NULL, nv, n,
+        (x->req_eof && bufq_len(&x->req) == 0) ? NULL : &prd, x);
+    if (sid < 0) {
+        xfer_fail(x, 502, nghttp2_strerror(sid));
+        return;
+    }
+    x->w = w;
+    x->up_sid = sid;
+    x->w_next = w->xfers;
+    if (w->xfers != NULL)
+        w->xfers->w_prev = x;
+    w->xfers = x;
+    w->active++;
+    x->timer = timer_new(x->e->loop, xfer_timeout, x);
+    timer_start(x->timer, x->e->cfg->timeout_ms, 0);
+    worker_send(w);
+}
+
+/* CONNECT NAME[.DOMAIN]:PORT: a byte stream to a TCP service a worker
+ * advertised (PORT 0: the tunnel's service, whatever its port). Needs a
+ * token the edge accepts, in Proxy-Authorization, when it has tokens. */
+static void
+connect_start(struct xfer *x)
+{
+    struct edge *e = x->e;
+    const char *a = x->authority ? x->authority : "";
+    const char *colon = strrchr(a, ':');
+    const struct hdr *pa = hdr_get(&x->fields, "proxy-authorization");
+    struct tunnel *t;
+    struct worker *w;
+    int port = -1, sport = 0;
+    char auth[300];
+    nghttp2_nv nv[2];
+
+    x->tunnel = true;
+    if (e->cfg->ntokens > 0) {
+        size_t len = 0;
+        const char *tok = pa ? auth_bearer(pa->value, &len) : NULL;
+        if (tok == NULL ||
+            !auth_token_ok(e->cfg->tokens, e->cfg->ntokens, tok, len)) {
+            x->failed = true;
+            xfer_local_response(x, 407,
+                                "407 Proxy Authentication Required: a valid "
+                                "Bearer token is required\n",
+                                "proxy-authenticate", "Bearer realm=\"ptth\"");
+            return;
+        }
+    }
+    if (colon == NULL || parse_port(colon + 1, &port) != 0 || a[0] == '[') {
+        xfer_fail(x, 400, "CONNECT needs NAME:PORT");
+        return;
+    }
+    t = route_name(e, a, (size_t)(colon - a));
+    w = t ? pick_tcp_worker(t, port, &sport) : NULL;
+    if (w == NULL) {
+        char body[300];
+        snprintf(body, sizeof(body), "404 Not Found: no TCP service '%s'\n", a);
+        x->failed = true;
+        log_info("edge", "x%lu: 404: no TCP service '%s'", x->id, a);
+        xfer_local_response(x, 404, body, NULL, NULL);
+        return;
+    }
+    snprintf(auth, sizeof(auth), "%s.%s:%d", t->name, e->cfg->domain, sport);
+    nv[0] = h2_nv(":method", "CONNECT");
+    nv[1] = h2_nv(":authority", auth);
+    xfer_submit(x, w, nv, 2);
+}
+
 /* Routes x and submits it on a worker; or answers it locally. */
 static void
 xfer_start(struct xfer *x)
+
 {
     struct edge *e = x->e;
     struct tunnel *t;
     struct worker *w;
     nghttp2_nv *nv;
-    nghttp2_data_provider prd;
     size_t n = 0, i;
-    int32_t sid;
-    struct hdr_list out;
 
     if (e->stopping) {
         xfer_fail(x, 503, "the edge is shutting down");
         return;
     }
     if (strcmp(x->method, "CONNECT") == 0) {
-        xfer_fail(x, 501, "CONNECT is not supported by this edge yet");
+        connect_start(x);
         return;
     }
     t = route(e, x->authority);
@@ -604,7 +739,6 @@ xfer_start(struct xfer *x)
         return;
     }
     add_forwarded(x, x->cl);
-    hdr_list_init(&out);
     nv = xcalloc(x->fields.n + 4, sizeof(*nv));
     nv[n++] = h2_nv(":method", x->method);
     nv[n++] = h2_nv(":scheme", x->scheme ? x->scheme : "http");
@@ -623,27 +757,8 @@ xfer_start(struct xfer *x)
         nv[n].flags = NGHTTP2_NV_FLAG_NONE;
         n++;
     }
-    prd.source.ptr = x;
-    prd.read_callback = up_body_read_cb;
-    sid = nghttp2_submit_request(
-        w->h2, NULL, nv, n,
-        (x->req_eof && bufq_len(&x->req) == 0) ? NULL : &prd, x);
+    xfer_submit(x, w, nv, n);
     free(nv);
-    hdr_list_free(&out);
-    if (sid < 0) {
-        xfer_fail(x, 502, nghttp2_strerror(sid));
-        return;
-    }
-    x->w = w;
-    x->up_sid = sid;
-    x->w_next = w->xfers;
-    if (w->xfers != NULL)
-        w->xfers->w_prev = x;
-    w->xfers = x;
-    w->active++;
-    x->timer = timer_new(e->loop, xfer_timeout, x);
-    timer_start(x->timer, e->cfg->timeout_ms, 0);
-    worker_send(w);
 }
 
 static int
@@ -1155,6 +1270,43 @@ xfer_pump_h2(struct xfer *x, struct client *cl)
     client_h2_send(cl);
 }
 
+/* HTTP/1.1 CONNECT: "200 Connection established", then raw bytes both
+ * ways; the worker's END_STREAM becomes our half-close, and the client is
+ * closed once both directions have ended and the output is flushed. */
+static void
+tunnel_pump_h1(struct xfer *x, struct client *cl)
+{
+    const uint8_t *p;
+    size_t n;
+
+    if (!x->head_sent) {
+        static const char ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+        conn_write(cl->conn, ok, sizeof(ok) - 1);
+        x->head_sent = true;
+    }
+    while (conn_out_len(cl->conn) < CONN_OUT_HIGH &&
+           bufq_peek(&x->resp, &p, &n)) {
+        conn_write(cl->conn, p, n);
+        x->bytes += n;
+        bufq_consume(&x->resp, n);
+        if (x->w != NULL && x->up_sid > 0) {
+            nghttp2_session_consume(x->w->h2, x->up_sid, n);
+            worker_send(x->w);
+        }
+    }
+    if (x->resp_eof && bufq_len(&x->resp) == 0 && !x->tunnel_shut) {
+        x->tunnel_shut = true;
+        conn_shutdown(cl->conn);
+    }
+    if (x->tunnel_shut && x->req_eof && conn_is_flushed(cl->conn)) {
+        x->done = true;
+        access_log(x);
+        xfer_detach_down(x);
+        client_close(cl);
+        xfer_maybe_free(x);
+    }
+}
+
 static void
 xfer_pump_down(struct xfer *x)
 {
@@ -1162,6 +1314,17 @@ xfer_pump_down(struct xfer *x)
 
     if (cl == NULL || !x->have_head || x->done)
         return;
+    if (x->tunnel && !x->head_sent && (x->status < 200 || x->status > 299)) {
+        char why[80];
+        snprintf(why, sizeof(why), "the worker refused the connection (%d)",
+                 x->status);
+        xfer_fail(x, 502, why);
+        return;
+    }
+    if (x->tunnel && x->down_sid == 0) {
+        tunnel_pump_h1(x, cl);
+        return;
+    }
     if (x->down_sid > 0)
         xfer_pump_h2(x, cl);
     else
@@ -1327,6 +1490,44 @@ public_url(const struct client *cl, const char *name, char *out, size_t len)
              cl->e->cfg->domain, portstr);
 }
 
+/* Reads the TCP services a worker advertises: "Ptth-Services: tcp;port=22,
+ * tcp;port=5432" (an RFC 8941 list; only tcp items with a port count). */
+static void
+parse_services(struct worker *w, const struct h1_msg *m)
+{
+    size_t i;
+
+    for (i = 0; i < m->nfields; i++) {
+        const char *p = m->fields[i].value;
+        if (!str_ieq(m->fields[i].name, "ptth-services"))
+            continue;
+        while (*p != '\0' && w->ntcp < (int)PTTH_ARRAY_LEN(w->tcp_ports)) {
+            size_t item = strcspn(p, ",");
+            const char *q = p;
+            while (*q == ' ' || *q == '\t')
+                q++;
+            if (strncmp(q, "tcp;", 4) == 0 || strncmp(q, "tcp ;", 5) == 0) {
+                const char *port = strstr(q, "port=");
+                long v;
+                char num[8];
+                size_t n;
+                if (port != NULL && port < p + item) {
+                    n = strspn(port + 5, "0123456789");
+                    if (n > 0 && n < sizeof(num)) {
+                        memcpy(num, port + 5, n);
+                        num[n] = '\0';
+                        if (parse_long(num, 1, 65535, &v) == 0)
+                            w->tcp_ports[w->ntcp++] = (int)v;
+                    }
+                }
+            }
+            p += item;
+            if (*p == ',')
+                p++;
+        }
+    }
+}
+
 /* Handles "GET /.well-known/ptth/... Upgrade: ptth" on cl. */
 static void
 handle_handshake(struct client *cl)
@@ -1428,6 +1629,7 @@ handle_handshake(struct client *cl)
         h1_simple_response(cl, 500, NULL, "500 Internal Server Error\n");
         return;
     }
+    parse_services(w, m);
     w->next = t->workers;
     t->workers = w;
     e->nworkers++;
@@ -1482,13 +1684,25 @@ h1_begin(struct client *cl)
     x->head_method = strcmp(m->method, "HEAD") == 0;
     x->scheme = xstrdup(conn_is_tls(cl->conn) ? "https" : "http");
     x->authority = m->host ? xstrdup(m->host) : NULL;
-    if (m->target[0] == '/') {
+    if (strcmp(m->method, "CONNECT") == 0) {
+        /* authority-form: the target names the tunnel and service */
+        free(x->authority);
+        x->authority = xstrdup(m->target);
+        x->path = xstrdup("");
+        x->tunnel = true;
+    } else if (m->target[0] == '/' || m->target[0] == '*') {
         x->path = xstrdup(m->target);
     } else {
-        /* absolute-form: keep the path and query only */
+        /* absolute-form: the target's authority wins over Host (RFC 9112
+         * 3.2.2); keep the path and query only */
         const char *p = strstr(m->target, "://");
-        p = p ? strchr(p + 3, '/') : NULL;
-        x->path = xstrdup(p ? p : "/");
+        const char *slash = p ? strchr(p + 3, '/') : NULL;
+        if (p != NULL) {
+            size_t alen = slash ? (size_t)(slash - p - 3) : strlen(p + 3);
+            free(x->authority);
+            x->authority = xstrndup(p + 3, alen);
+        }
+        x->path = xstrdup(slash ? slash : "/");
     }
     for (i = 0; i < m->nfields; i++) {
         const struct h1_field *f = &m->fields[i];
@@ -1502,6 +1716,12 @@ h1_begin(struct client *cl)
     cl->body_chunked = m->chunked;
     cl->body_left =
         m->chunked ? -1 : (m->content_length > 0 ? m->content_length : 0);
+    if (x->tunnel) {
+        /* After CONNECT every byte is the tunnel's, up to EOF. */
+        cl->body_chunked = false;
+        cl->body_left = INT64_MAX;
+        cl->keep_alive = false;
+    }
     cl->body_done = !m->chunked && cl->body_left == 0;
     if (m->chunked) {
         h1_chunked_free(&cl->chunk);
@@ -1883,6 +2103,16 @@ client_on_readable(void *arg)
             conn_pause_read(cl->conn, true);
             if (cl->cur == NULL || n != PTTH_ECLOSED) {
                 client_close(cl);
+                return;
+            }
+            if (cl->cur->tunnel) {
+                /* The client half-closed its side of the tunnel: pass
+                 * the EOF on as END_STREAM after the bytes before it. */
+                struct xfer *x = cl->cur;
+                cl->body_done = true;
+                client_h1_process(cl);
+                if (!cl->dead && cl->cur == x)
+                    xfer_pump_down(x);
                 return;
             }
             /* Half-closed client: finish the response, then close. */

@@ -34,16 +34,13 @@ run(const struct cfg *cfg)
 {
     if (cfg->cmd == CMD_SERVE)
         return edge_main(cfg);
-    if (cfg->cmd == CMD_EXPOSE &&
-        (cfg->target_kind == TARGET_HTTP || cfg->target_kind == TARGET_UNIX))
+    if (cfg->cmd == CMD_EXPOSE && cfg->target_kind != TARGET_DIR)
         return worker_main(cfg);
-    /* Directories, TCP services and connect arrive with their own issues;
-     * until then say so. */
+    /* Directories and connect arrive with their own issues; until then
+     * say so. */
     log_err(NULL, "%s: %s not implemented in this version yet",
             cli_cmd_name(cfg->cmd),
-            cfg->cmd == CMD_CONNECT          ? "is"
-            : cfg->target_kind == TARGET_DIR ? "a directory TARGET is"
-                                             : "--tcp is");
+            cfg->cmd == CMD_CONNECT ? "is" : "a directory TARGET is");
     return PTTH_EXIT_INTERNAL;
 }
 

@@ -30,6 +30,7 @@
 #include "hdr.h"
 #include "log.h"
 #include "loop.h"
+#include "net.h"
 #include "tls.h"
 #include "upstream.h"
 #include "util.h"
@@ -68,6 +69,10 @@ struct wstream {
     bool up_paused; /* on_body took fewer bytes than offered */
     struct hdr_list trailers;
     bool closed; /* nghttp2 closed the stream */
+    /* --tcp: a CONNECT stream relayed to the local service */
+    struct conn *local;
+    size_t unconsumed; /* DATA written to local, window not yet reopened */
+    bool local_shut;   /* END_STREAM passed on as a half-close */
 };
 
 struct wk {
@@ -139,6 +144,7 @@ stream_free(struct wstream *s)
 
     if (s->up != NULL)
         upstream_cancel(s->up);
+    conn_free(s->local);
     if (s->prev != NULL)
         s->prev->next = s->next;
     else
@@ -201,6 +207,10 @@ wk_body_read_cb(nghttp2_session *session, int32_t sid, uint8_t *buf, size_t len,
     if (n > 0 && s->up_paused && s->up != NULL) {
         s->up_paused = false;
         upstream_resume(s->up);
+    }
+    if (n > 0 && s->up_paused && s->local != NULL) {
+        s->up_paused = false;
+        conn_pause_read(s->local, false);
     }
     if (s->resp_eof && bufq_len(&s->resp) == 0) {
         *flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -338,6 +348,131 @@ static const struct upstream_cbs up_cbs = {
     up_on_head, up_on_body, up_on_trailers, up_on_req_consumed, up_on_done,
 };
 
+/* ------------------------------------------- --tcp: CONNECT streams */
+
+/* Gives the edge back window for DATA the local socket has taken. */
+static void
+tunnel_consume(struct wstream *s)
+{
+    if (s->unconsumed > 0 && !s->closed &&
+        conn_out_len(s->local) < CONN_OUT_HIGH) {
+        nghttp2_session_consume(s->w->h2, s->sid, s->unconsumed);
+        s->unconsumed = 0;
+        wk_send(s->w);
+    }
+}
+
+static void
+tunnel_on_open(void *arg)
+{
+    struct wstream *s = arg;
+    struct wk *w = s->w;
+    nghttp2_nv nv = h2_nv(":status", "200");
+    nghttp2_data_provider prd;
+
+    memset(&prd, 0, sizeof(prd));
+    prd.source.ptr = s;
+    prd.read_callback = wk_body_read_cb;
+    s->head_sent = true;
+    nghttp2_submit_response(w->h2, s->sid, &nv, 1, &prd);
+    log_info(w->name, "stream %d: connected to %s", s->sid, w->cfg->target);
+    wk_send(w);
+}
+
+static void
+tunnel_on_readable(void *arg)
+{
+    struct wstream *s = arg;
+
+    while (s->local != NULL && !s->resp_eof) {
+        uint8_t buf[16384];
+        size_t space = bufq_space(&s->resp);
+        long n;
+
+        if (space == 0) {
+            s->up_paused = true; /* resumed by the data provider */
+            conn_pause_read(s->local, true);
+            break;
+        }
+        n = conn_read(s->local, buf, space < sizeof(buf) ? space : sizeof(buf));
+        if (n == PTTH_EAGAIN)
+            break;
+        if (n == PTTH_ECLOSED) {
+            s->resp_eof = true; /* half-close: END_STREAM after the data */
+            conn_pause_read(s->local, true);
+            break;
+        }
+        if (n < 0) {
+            /* A reset (or any error) of the TCP side resets the stream. */
+            nghttp2_submit_rst_stream(s->w->h2, NGHTTP2_FLAG_NONE, s->sid,
+                                      NGHTTP2_CONNECT_ERROR);
+            conn_pause_read(s->local, true);
+            wk_send(s->w);
+            return;
+        }
+        bufq_append(&s->resp, buf, (size_t)n);
+    }
+    stream_resume(s);
+}
+
+static void
+tunnel_on_drain(void *arg)
+{
+    tunnel_consume(arg);
+}
+
+static void
+tunnel_on_error(void *arg, int rc)
+{
+    struct wstream *s = arg;
+    struct wk *w = s->w;
+
+    (void)rc;
+    if (!s->head_sent) {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "%s: %s", w->cfg->target,
+                 conn_errstr(s->local));
+        log_info(w->name, "stream %d: %s", s->sid, msg);
+        stream_local_response(s, 502, msg);
+        return;
+    }
+    nghttp2_submit_rst_stream(w->h2, NGHTTP2_FLAG_NONE, s->sid,
+                              NGHTTP2_CONNECT_ERROR);
+    wk_send(w);
+}
+
+static const struct conn_cbs tunnel_cbs = {
+    tunnel_on_open,
+    tunnel_on_readable,
+    tunnel_on_drain,
+    tunnel_on_error,
+};
+
+/* CONNECT HOST:PORT: allowed only for the advertised service's port (or 0:
+ * "this tunnel's service"); connects to our own target, never to HOST. */
+static void
+tunnel_start(struct wstream *s)
+{
+    struct wk *w = s->w;
+    const char *colon = s->authority ? strrchr(s->authority, ':') : NULL;
+    int port = -1, fd;
+    char err[256];
+    struct xport x;
+
+    if (colon == NULL || parse_port(colon + 1, &port) != 0 ||
+        (port != 0 && port != w->cfg->up_port)) {
+        stream_local_response(s, 403, "this worker serves no such service");
+        return;
+    }
+    fd = net_connect_tcp(w->target.host, w->target.port, err, sizeof(err));
+    if (fd < 0) {
+        stream_local_response(s, 502, err);
+        return;
+    }
+    net_xport(&x, fd);
+    s->local = conn_new_connecting(w->loop, &x, &tunnel_cbs, s);
+}
+
 /* Starts forwarding a complete request head. */
 static void
 stream_start(struct wstream *s)
@@ -347,12 +482,21 @@ stream_start(struct wstream *s)
     const struct hdr *cl;
     const char *authority = s->authority;
 
+    if (s->method != NULL && strcmp(s->method, "CONNECT") == 0) {
+        if (w->cfg->target_kind != TARGET_TCP || s->bad) {
+            stream_local_response(s, 501,
+                                  "CONNECT is not served by this worker");
+            return;
+        }
+        tunnel_start(s);
+        return;
+    }
     if (s->bad || s->method == NULL || s->path == NULL) {
         stream_local_response(s, 400, "malformed request");
         return;
     }
-    if (strcmp(s->method, "CONNECT") == 0) {
-        stream_local_response(s, 501, "CONNECT is not served by this worker");
+    if (w->cfg->target_kind == TARGET_TCP) {
+        stream_local_response(s, 501, "this tunnel serves TCP only");
         return;
     }
     if (w->cfg->host_header != NULL)
@@ -454,6 +598,10 @@ on_frame_recv_cb(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
     }
     if (s->req_eof && s->up != NULL)
         upstream_end_body(s->up);
+    if (s->req_eof && s->local != NULL && !s->local_shut) {
+        s->local_shut = true;
+        conn_shutdown(s->local); /* END_STREAM: half-close the TCP side */
+    }
     return 0;
 }
 
@@ -466,6 +614,12 @@ on_data_chunk_cb(nghttp2_session *ng, uint8_t flags, int32_t sid,
 
     (void)flags;
     (void)ud;
+    if (s != NULL && s->local != NULL) {
+        conn_write(s->local, data, len);
+        s->unconsumed += len;
+        tunnel_consume(s);
+        return 0;
+    }
     if (s == NULL || s->up == NULL) {
         nghttp2_session_consume(ng, sid, len);
         return 0;
@@ -491,6 +645,9 @@ on_stream_close_cb(nghttp2_session *ng, int32_t sid, uint32_t code, void *ud)
         upstream_cancel(s->up);
         s->up = NULL;
     }
+    /* A stream reset by the edge resets the TCP connection too. */
+    if (s->local != NULL && code != NGHTTP2_NO_ERROR)
+        conn_reset_on_close(s->local);
     stream_free(s);
     return 0;
 }
@@ -814,7 +971,7 @@ wk_on_open(void *arg)
 {
     struct wk *w = arg;
     const struct cfg *cfg = w->cfg;
-    char *req, *auth = NULL, *name = NULL;
+    char *req, *auth = NULL, *name = NULL, *services = NULL;
     const char *want = cfg->name ? cfg->name : (w->name[0] ? w->name : NULL);
     bool v6 = strchr(cfg->edge_host, ':') != NULL;
 
@@ -822,16 +979,18 @@ wk_on_open(void *arg)
         auth = xasprintf("Authorization: Bearer %s\r\n", cfg->tokens[0]);
     if (want != NULL)
         name = xasprintf("?name=%s", want);
+    if (cfg->target_kind == TARGET_TCP)
+        services = xasprintf("Ptth-Services: tcp;port=%d\r\n", cfg->up_port);
     req = xasprintf("GET /.well-known/ptth/%s HTTP/1.1\r\n"
                     "Host: %s%s%s:%d\r\n"
                     "Connection: Upgrade\r\n"
                     "Upgrade: ptth\r\n"
                     "ALPN: h2\r\n"
-                    "%s"
+                    "%s%s"
                     "User-Agent: ptth/%s\r\n\r\n",
                     name ? name : "", v6 ? "[" : "", cfg->edge_host,
                     v6 ? "]" : "", cfg->edge_port, auth ? auth : "",
-                    PACKAGE_VERSION);
+                    services ? services : "", PACKAGE_VERSION);
     conn_write(w->conn, req, strlen(req));
     if (auth != NULL) {
         ptth_wipe(auth, strlen(auth));
@@ -840,6 +999,7 @@ wk_on_open(void *arg)
     ptth_wipe(req, strlen(req));
     free(req);
     free(name);
+    free(services);
 }
 
 static void
