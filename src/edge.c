@@ -573,8 +573,11 @@ up_body_read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len,
         x->req_deferred = true;
         return NGHTTP2_ERR_DEFERRED;
     }
-    if (x->req_eof && bufq_len(&x->req) == 0)
+    if (x->req_eof && bufq_len(&x->req) == 0) {
         *flags |= NGHTTP2_DATA_FLAG_EOF;
+        if (!x->have_head && !x->tunnel)
+            timer_start(x->timer, x->e->cfg->timeout_ms, 0);
+    }
     if (n > 0 && x->cl != NULL) {
         if (x->down_sid > 0) {
             nghttp2_session_consume(x->cl->h2, x->down_sid, n);
@@ -597,24 +600,61 @@ xfer_req_ready(struct xfer *x)
     }
 }
 
+/* Joins the values of every field called name with ", " (NULL if none). */
+static char *
+joined(const struct hdr_list *l, const char *name)
+{
+    char *out = NULL;
+    size_t i;
+
+    for (i = 0; i < l->n; i++) {
+        char *next;
+        if (strcmp(l->v[i].name, name) != 0)
+            continue;
+        next = out ? xasprintf("%s, %s", out, l->v[i].value)
+                   : xstrdup(l->v[i].value);
+        free(out);
+        out = next;
+    }
+    return out;
+}
+
+/* Appends this hop to Forwarded and X-Forwarded-For (one field each,
+ * earlier hops first) and sets X-Forwarded-Proto and -Host: what the
+ * client sent for those two is replaced, since only the edge knows. */
 static void
 add_forwarded(struct xfer *x, struct client *cl)
 {
-    const struct hdr *xff = hdr_get(&x->fields, "x-forwarded-for");
-    const struct hdr *fwd = hdr_get(&x->fields, "forwarded");
     bool v6 = strchr(cl->peer_ip, ':') != NULL;
     const char *proto = conn_is_tls(cl->conn) ? "https" : "http";
+    char *fwd = joined(&x->fields, "forwarded");
+    char *xff = joined(&x->fields, "x-forwarded-for");
+    struct hdr_list keep;
+    size_t i;
     char *v;
 
-    v = xasprintf("%s%sfor=%s%s%s;host=\"%s\";proto=%s", fwd ? fwd->value : "",
+    hdr_list_init(&keep);
+    for (i = 0; i < x->fields.n; i++) {
+        const struct hdr *h = &x->fields.v[i];
+        if (strcmp(h->name, "forwarded") == 0 ||
+            strcmp(h->name, "x-forwarded-for") == 0 ||
+            strcmp(h->name, "x-forwarded-proto") == 0 ||
+            strcmp(h->name, "x-forwarded-host") == 0)
+            continue;
+        hdr_add(&keep, h->name, h->name_len, h->value, h->value_len, 0);
+    }
+    hdr_list_free(&x->fields);
+    x->fields = keep;
+    v = xasprintf("%s%sfor=%s%s%s;host=\"%s\";proto=%s", fwd ? fwd : "",
                   fwd ? ", " : "", v6 ? "\"[" : "", cl->peer_ip,
                   v6 ? "]\"" : "", x->authority ? x->authority : "", proto);
     hdr_add(&x->fields, "forwarded", 9, v, strlen(v), 0);
     free(v);
-    v = xasprintf("%s%s%s", xff ? xff->value : "", xff ? ", " : "",
-                  cl->peer_ip);
+    v = xasprintf("%s%s%s", xff ? xff : "", xff ? ", " : "", cl->peer_ip);
     hdr_add(&x->fields, "x-forwarded-for", 15, v, strlen(v), 0);
     free(v);
+    free(fwd);
+    free(xff);
     hdr_add(&x->fields, "x-forwarded-proto", 17, proto, strlen(proto), 0);
     if (x->authority != NULL)
         hdr_add(&x->fields, "x-forwarded-host", 16, x->authority,
@@ -645,7 +685,13 @@ xfer_submit(struct xfer *x, struct worker *w, const nghttp2_nv *nv, size_t n)
     w->xfers = x;
     w->active++;
     x->timer = timer_new(x->e->loop, xfer_timeout, x);
-    timer_start(x->timer, x->e->cfg->timeout_ms, 0);
+    /* The response-head timeout counts from the end of the request: a
+     * long upload is not a slow worker. */
+    if (x->req_eof)
+        timer_start(x->timer, x->e->cfg->timeout_ms, 0);
+    if (x->down_sid == 0 && x->cl != NULL && x->cl->req.expect_continue &&
+        !x->req_eof)
+        conn_write(x->cl->conn, "HTTP/1.1 100 Continue\r\n\r\n", 25);
     worker_send(w);
 }
 
@@ -1579,8 +1625,8 @@ handle_handshake(struct client *cl)
                            "required\n");
         return;
     }
-    if (cfg->ntokens == 0)
-        tok = NULL; /* anonymous edge: tokens carry no identity */
+    /* On an edge without tokens a presented token is not checked, but it
+     * still owns the name: a pool is one token and one NAME. */
     if (e->stopping || e->nworkers >= MAX_WORKERS) {
         h1_simple_response(cl, 503, "retry-after: 5\r\n",
                            "503 Service Unavailable: the edge is at "
@@ -1728,8 +1774,6 @@ h1_begin(struct client *cl)
         h1_chunked_init(&cl->chunk, 16 * 1024);
     }
     x->req_eof = cl->body_done;
-    if (m->expect_continue && !cl->body_done)
-        conn_write(cl->conn, "HTTP/1.1 100 Continue\r\n\r\n", 25);
     if (x->req_bad) {
         xfer_fail(x, 431, "request header fields too large");
         return;
@@ -2306,8 +2350,12 @@ on_signal(void *arg)
     log_info("edge", "stopping: finishing requests in flight (grace %llu ms)",
              (unsigned long long)e->cfg->grace_ms);
     for (i = 0; i < e->nls; i++) {
+        /* Closed, not just unwatched: new clients are refused at once
+         * instead of waiting in the backlog. */
         io_watch_free(e->ls[i].w);
         e->ls[i].w = NULL;
+        close(e->ls[i].fd);
+        e->ls[i].fd = -1;
     }
     for (t = e->tunnels; t != NULL; t = t->next) {
         for (w = t->workers; w != NULL; w = w->next) {
@@ -2400,7 +2448,8 @@ out:
         worker_kill(e.tunnels->workers, "the edge stopped");
     for (i = 0; i < e.nls; i++) {
         io_watch_free(e.ls[i].w);
-        close(e.ls[i].fd);
+        if (e.ls[i].fd >= 0)
+            close(e.ls[i].fd);
     }
     free(e.ls);
     sig_watch_free(e.sig_int);

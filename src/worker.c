@@ -1016,9 +1016,12 @@ wk_on_error(void *arg, int rc)
     struct wk *w = arg;
     char why[300];
 
-    if (rc == PTTH_ETLS && conn_verify_failed(w->conn)) {
-        log_err("expose", "TLS: cannot verify the edge %s: %s",
-                w->cfg->edge_url, conn_errstr(w->conn));
+    if (rc == PTTH_ETLS) {
+        /* Verification and handshake failures are not transient: exit 5
+         * rather than retry (SPEC 3.5). */
+        log_err("expose", "TLS with the edge %s: %s%s", w->cfg->edge_url,
+                conn_verify_failed(w->conn) ? "cannot verify it: " : "",
+                conn_errstr(w->conn));
         wk_finish(w, PTTH_EXIT_TLS);
         return;
     }
