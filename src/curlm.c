@@ -52,8 +52,32 @@ struct curlm {
     struct timer *timer;
     struct csock *socks;
     struct xfer *xfers;
-    int depth; /* > 0 while libcurl runs (and may call back) */
+    int depth;                 /* > 0 while libcurl runs (and may call back) */
+    CURL *idle[EASY_POOL_MAX]; /* reset handles kept for reuse */
+    int nidle;
 };
+
+void *
+curlm_easy_get(struct curlm *m)
+{
+    if (m->nidle > 0)
+        return m->idle[--m->nidle];
+    return curl_easy_init();
+}
+
+void
+curlm_easy_put(struct curlm *m, void *easy)
+{
+    if (easy == NULL)
+        return;
+    if (m->nidle < EASY_POOL_MAX) {
+        /* Options go back to their defaults; the buffers stay. */
+        curl_easy_reset(easy);
+        m->idle[m->nidle++] = easy;
+        return;
+    }
+    curl_easy_cleanup(easy);
+}
 
 struct loop *
 curlm_loop(const struct curlm *m)
@@ -268,6 +292,8 @@ curlm_free(struct curlm *m)
         curl_easy_setopt(x->easy, CURLOPT_PRIVATE, NULL);
         free(x);
     }
+    while (m->nidle > 0)
+        curl_easy_cleanup(m->idle[--m->nidle]);
     curl_multi_cleanup(m->multi); /* may still report sockets removed */
     while (m->socks != NULL)
         csock_free(m, m->socks);

@@ -41,7 +41,17 @@ typedef int curlm_pause_fn(void *arg);
 
 /* Returns a multi handle bound to |l| (borrowed; must outlive it), or NULL
  * when libcurl refuses to create one. Never calls back. */
+#define EASY_POOL_MAX 64
+
 struct curlm *curlm_new(struct loop *l);
+/* An easy handle with default options: a reused one when the pool has
+ * one (its buffers and connection cache stay), else a new one; NULL when
+ * libcurl fails. Give it back with curlm_easy_put (not curl_easy_cleanup)
+ * once it is out of the multi. */
+void *curlm_easy_get(struct curlm *m);
+/* Resets easy and keeps it for reuse (at most EASY_POOL_MAX), or cleans
+ * it up. NULL is fine. */
+void curlm_easy_put(struct curlm *m, void *easy);
 /* Closes curl's cached connections and frees |m|. Owners release their
  * handles first (upstream_cancel and dial_cancel do so at once when called
  * outside libcurl callbacks); any handle still added is removed here and

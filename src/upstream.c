@@ -100,7 +100,11 @@ destroy(struct upstream *u)
 {
     if (u->added)
         curlm_remove(u->m, u->e);
-    if (u->e != NULL)
+    /* Only a handle that finished its exchange is reused: one cancelled
+     * mid-transfer still holds a connection curl must close. */
+    if (u->e != NULL && u->finishing && u->rc == 0)
+        curlm_easy_put(u->m, u->e);
+    else if (u->e != NULL)
         curl_easy_cleanup(u->e);
     curl_slist_free_all(u->hdrs);
     timer_free(u->head_timer);
@@ -803,7 +807,7 @@ upstream_start(struct curlm *m, const struct upstream_target *t,
     hdr_list_init(&u->block);
     hdr_list_init(&u->trailers);
     u->head_timer = timer_new(u->loop, head_timeout_cb, u);
-    u->e = curl_easy_init();
+    u->e = curlm_easy_get(m);
     if (u->e == NULL)
         err = xasprintf("upstream %s: cannot create a libcurl handle", u->name);
     else
