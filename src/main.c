@@ -34,13 +34,11 @@ run(const struct cfg *cfg)
 {
     if (cfg->cmd == CMD_SERVE)
         return edge_main(cfg);
-    if (cfg->cmd == CMD_EXPOSE && cfg->target_kind != TARGET_DIR)
+    if (cfg->cmd == CMD_EXPOSE)
         return worker_main(cfg);
-    /* Directories and connect arrive with their own issues; until then
-     * say so. */
-    log_err(NULL, "%s: %s not implemented in this version yet",
-            cli_cmd_name(cfg->cmd),
-            cfg->cmd == CMD_CONNECT ? "is" : "a directory TARGET is");
+    /* connect arrives with its own issue; until then say so. */
+    log_err(NULL, "%s: is not implemented in this version yet",
+            cli_cmd_name(cfg->cmd));
     return PTTH_EXIT_INTERNAL;
 }
 

@@ -31,6 +31,7 @@
 #include "log.h"
 #include "loop.h"
 #include "net.h"
+#include "static.h"
 #include "tls.h"
 #include "upstream.h"
 #include "util.h"
@@ -73,6 +74,8 @@ struct wstream {
     struct conn *local;
     size_t unconsumed; /* DATA written to local, window not yet reopened */
     bool local_shut;   /* END_STREAM passed on as a half-close */
+    /* directory TARGET: the response's data source (static.c) */
+    struct static_req *sreq;
 };
 
 struct wk {
@@ -80,6 +83,7 @@ struct wk {
     const struct cfg *cfg;
     struct curlm *cm;
     struct tls_ctx *tls;
+    struct static_ctx *st; /* directory TARGET (static.c) */
     struct upstream_target target;
     char *host_rewrite; /* --host-header rewrite: the target's host */
     enum wk_state state;
@@ -145,6 +149,7 @@ stream_free(struct wstream *s)
     if (s->up != NULL)
         upstream_cancel(s->up);
     conn_free(s->local);
+    static_req_free(s->sreq);
     if (s->prev != NULL)
         s->prev->next = s->next;
     else
@@ -497,6 +502,12 @@ stream_start(struct wstream *s)
     }
     if (w->cfg->target_kind == TARGET_TCP) {
         stream_local_response(s, 501, "this tunnel serves TCP only");
+        return;
+    }
+    if (w->cfg->target_kind == TARGET_DIR) {
+        s->sreq =
+            static_serve(w->st, w->h2, s->sid, s->method, s->path, &s->fields);
+        wk_send(w);
         return;
     }
     if (w->cfg->host_header != NULL)
@@ -1126,8 +1137,17 @@ worker_main(const struct cfg *cfg)
 
     memset(&w, 0, sizeof(w));
     w.cfg = cfg;
+    if (cfg->target_kind == TARGET_DIR) {
+        char err[512];
+        w.st = static_new(cfg, err, sizeof(err));
+        if (w.st == NULL) {
+            log_err("expose", "%s", err);
+            return PTTH_EXIT_RESOURCE;
+        }
+    }
     w.loop = loop_new();
     if (w.loop == NULL) {
+        static_free(w.st);
         log_err("expose", "cannot create the event loop: %s", strerror(errno));
         return PTTH_EXIT_INTERNAL;
     }
@@ -1138,6 +1158,7 @@ worker_main(const struct cfg *cfg)
         if (w.tls == NULL) {
             log_err("expose", "%s", err);
             loop_free(w.loop);
+            static_free(w.st);
             return PTTH_EXIT_RESOURCE;
         }
         if (cfg->insecure)
@@ -1184,5 +1205,6 @@ worker_main(const struct cfg *cfg)
     free(w.url);
     free(w.host_rewrite);
     tls_ctx_free(w.tls);
+    static_free(w.st);
     return status;
 }

@@ -24,6 +24,7 @@ for t in "$@"; do
     srcs="$top_srcdir/fuzz/$t $top_srcdir/src/util.c"
     case $name in
     h1) srcs="$srcs $top_srcdir/src/h1.c" ;;
+    static) srcs="$srcs $top_srcdir/src/static_util.c" ;;
     esac
     ok "$name fuzz target builds" clang -g -O1 \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
