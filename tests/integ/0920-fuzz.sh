@@ -1,6 +1,9 @@
 #!/bin/bash
 # Every libFuzzer target in fuzz/ builds and runs clean for FUZZ_SECONDS
 # (default 10; CI gives it more) from its seed corpus.
+# Each target runs FUZZ_SECONDS one after the other: give the watchdog room.
+_n=$(ls "$top_srcdir"/fuzz/*_fuzz.c 2>/dev/null | wc -l)
+TEST_TIMEOUT=$(( ${FUZZ_SECONDS:-10} * _n + 180 ))
 . "$top_srcdir/tests/lib/testlib.sh"
 
 command -v clang >/dev/null || skip_all "clang not installed"
