@@ -10,6 +10,7 @@
 
 #include "cfg.h"
 #include "cli.h"
+#include "client.h"
 #include "edge.h"
 #include "h2.h"
 #include "log.h"
@@ -36,10 +37,7 @@ run(const struct cfg *cfg)
         return edge_main(cfg);
     if (cfg->cmd == CMD_EXPOSE)
         return worker_main(cfg);
-    /* connect arrives with its own issue; until then say so. */
-    log_err(NULL, "%s: is not implemented in this version yet",
-            cli_cmd_name(cfg->cmd));
-    return PTTH_EXIT_INTERNAL;
+    return client_main(cfg);
 }
 
 int
