@@ -76,6 +76,7 @@ struct xfer {
     bool head_method;
     bool tunnel;      /* CONNECT: a byte stream to a worker's TCP service */
     bool tunnel_shut; /* h1 tunnel: the client got our half-close */
+    uint32_t up_code; /* RST_STREAM code from the worker, passed on */
     bool req_bad;     /* header list too large or malformed */
     struct bufq req;
     bool req_eof;
@@ -532,8 +533,11 @@ xfer_fail(struct xfer *x, int status, const char *why)
     log_info("edge", "x%lu: aborting the response: %s", x->id, why);
     if (x->down_sid > 0) {
         struct client *cl = x->cl;
+        /* A TCP service's reset stays a CONNECT_ERROR (RFC 9113 8.5). */
         nghttp2_submit_rst_stream(cl->h2, NGHTTP2_FLAG_NONE, x->down_sid,
-                                  NGHTTP2_INTERNAL_ERROR);
+                                  x->up_code == NGHTTP2_CONNECT_ERROR
+                                      ? NGHTTP2_CONNECT_ERROR
+                                      : NGHTTP2_INTERNAL_ERROR);
         xfer_detach_down(x);
         client_h2_send(cl);
     } else {
@@ -920,6 +924,7 @@ up_stream_close_cb(nghttp2_session *s, int32_t sid, uint32_t code, void *ud)
     if (x == NULL)
         return 0;
     xfer_detach_up(x);
+    x->up_code = code;
     if (!x->resp_eof || code != NGHTTP2_NO_ERROR) {
         char why[96];
         snprintf(why, sizeof(why), "the worker reset the stream (%s)",
@@ -2104,6 +2109,18 @@ client_idle(void *arg)
 
     if (cl->cur == NULL && cl->xfers == NULL) {
         char tag[24];
+        if (cl->mode == CM_H2 && !cl->closing) {
+            /* Tell an HTTP/2 client first, so that it knows no stream
+             * was lost; close for good a second later. */
+            cl->closing = true;
+            nghttp2_submit_goaway(
+                cl->h2, NGHTTP2_FLAG_NONE,
+                nghttp2_session_get_last_proc_stream_id(cl->h2),
+                NGHTTP2_NO_ERROR, NULL, 0);
+            client_h2_send(cl);
+            timer_start(cl->idle, 1000, 0);
+            return;
+        }
         log_debug(ctag(cl, tag, sizeof(tag)), "%s: idle, closing", cl->peer);
         client_close(cl);
         return;
