@@ -263,6 +263,13 @@ xfer_detach_up(struct xfer *x)
         return;
     if (x->up_sid > 0 && !w->dead)
         nghttp2_session_set_stream_user_data(w->h2, x->up_sid, NULL);
+    /* Response bytes still queued were received on the worker connection
+     * and would have been consumed as the client took them: give their
+     * connection window back now, or the connection stalls for good. */
+    if (!w->dead && bufq_len(&x->resp) > 0) {
+        nghttp2_session_consume_connection(w->h2, bufq_len(&x->resp));
+        worker_send(w);
+    }
     if (x->w_prev != NULL)
         x->w_prev->w_next = x->w_next;
     else
@@ -286,6 +293,11 @@ xfer_detach_down(struct xfer *x)
     if (x->down_sid > 0) {
         if (!cl->dead)
             nghttp2_session_set_stream_user_data(cl->h2, x->down_sid, NULL);
+        /* Same for request bytes the client sent that no worker took. */
+        if (!cl->dead && bufq_len(&x->req) > 0) {
+            nghttp2_session_consume_connection(cl->h2, bufq_len(&x->req));
+            loop_defer(x->e->loop, &cl->d_h2send);
+        }
         if (x->cl_prev != NULL)
             x->cl_prev->cl_next = x->cl_next;
         else
@@ -1231,7 +1243,10 @@ xfer_pump_h1(struct xfer *x, struct client *cl)
     xfer_detach_down(x);
     if (!cl->keep_alive || !cl->body_done) {
         /* A request body we did not read to its end: close rather than
-         * guess where the next request starts. */
+         * guess where the next request starts, and end the worker's
+         * stream, which still waits for the rest of it. */
+        if (!cl->body_done)
+            xfer_cancel_up(x);
         cl->closing = true;
         conn_shutdown(cl->conn);
     } else {
@@ -1696,6 +1711,8 @@ handle_handshake(struct client *cl)
     }
     log_info(wtag(w, tag, sizeof(tag)), "worker from %s serves %s", w->peer,
              url);
+    w->ping = timer_new(e->loop, worker_ping, w);
+    timer_start(w->ping, PING_MS, PING_MS);
     /* The connection now belongs to the worker; the client object goes. */
     conn_set_handler(w->conn, &worker_conn_cbs, w);
     cl->conn = NULL;
@@ -1709,8 +1726,6 @@ handle_handshake(struct client *cl)
         }
     }
     client_close(cl);
-    w->ping = timer_new(e->loop, worker_ping, w);
-    timer_start(w->ping, PING_MS, PING_MS);
     worker_send(w);
 }
 

@@ -333,6 +333,8 @@ timer_start(struct timer *t, uint64_t timeout_ms, uint64_t repeat_ms)
 void
 timer_stop(struct timer *t)
 {
+    if (t == NULL)
+        return;
     uv_timer_stop(&t->h);
 }
 

@@ -77,7 +77,7 @@ struct timer *timer_new(struct loop *l, timer_cb *cb, void *arg);
  * |repeat_ms| if non-zero. Never calls back. */
 void timer_start(struct timer *t, uint64_t timeout_ms, uint64_t repeat_ms);
 /* Disarms |t|; fine when not armed. */
-void timer_stop(struct timer *t);
+void timer_stop(struct timer *t); /* NULL is fine */
 /* True while armed (a one-shot timer is disarmed before its callback). */
 bool timer_active(const struct timer *t);
 /* Stops |t| at once and frees it from the loop later. NULL is fine; may be

@@ -72,8 +72,9 @@ struct wstream {
     bool closed; /* nghttp2 closed the stream */
     /* --tcp: a CONNECT stream relayed to the local service */
     struct conn *local;
-    size_t unconsumed; /* DATA written to local, window not yet reopened */
-    bool local_shut;   /* END_STREAM passed on as a half-close */
+    size_t unconsumed;  /* DATA written to local, window not yet reopened */
+    size_t req_pending; /* DATA handed to upstream, not yet taken by curl */
+    bool local_shut;    /* END_STREAM passed on as a half-close */
     /* directory TARGET: the response's data source (static.c) */
     struct static_req *sreq;
 };
@@ -318,6 +319,7 @@ up_on_req_consumed(void *arg, size_t n)
 
     if (s->closed)
         return;
+    s->req_pending -= n < s->req_pending ? n : s->req_pending;
     nghttp2_session_consume(s->w->h2, s->sid, n);
     wk_send(s->w);
 }
@@ -636,6 +638,7 @@ on_data_chunk_cb(nghttp2_session *ng, uint8_t flags, int32_t sid,
         return 0;
     }
     took = upstream_write_body(s->up, data, len);
+    s->req_pending += took;
     if (took < len) /* beyond the window or after an error: drop it */
         nghttp2_session_consume(ng, sid, len - took);
     return 0;
@@ -652,6 +655,13 @@ on_stream_close_cb(nghttp2_session *ng, int32_t sid, uint32_t code, void *ud)
         return 0;
     nghttp2_session_set_stream_user_data(ng, sid, NULL);
     s->closed = true;
+    /* DATA received but never consumed (still queued for curl or for the
+     * local socket) holds connection window: give it back, or the
+     * connection stalls once enough streams end early. */
+    if (s->req_pending + s->unconsumed > 0) {
+        nghttp2_session_consume_connection(ng, s->req_pending + s->unconsumed);
+        wk_send(s->w);
+    }
     if (s->up != NULL) {
         upstream_cancel(s->up);
         s->up = NULL;
