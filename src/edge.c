@@ -55,6 +55,7 @@ struct listener {
     struct edge *e;
     int fd;
     struct io_watch *w;
+    struct timer *pause; /* accept errors: resume watching later */
     char addr[NET_ADDR_MAX];
     int port;
 };
@@ -2012,6 +2013,20 @@ down_frame_recv_cb(nghttp2_session *s, const nghttp2_frame *f, void *ud)
                 return 0;
             }
         }
+        if (strcmp(x->method, "CONNECT") != 0 &&
+            !((x->path[0] == '/') || (strcmp(x->path, "*") == 0 &&
+                                      strcmp(x->method, "OPTIONS") == 0))) {
+            /* Only origin-form reaches a worker: an absolute or bare
+             * :path would be a different request at an HTTP/1 origin. */
+            xfer_fail(x, 400, ":path must start with '/'");
+            return 0;
+        }
+        if (strcmp(x->method, "CONNECT") != 0 &&
+            (x->scheme == NULL || (strcmp(x->scheme, "http") != 0 &&
+                                   strcmp(x->scheme, "https") != 0))) {
+            xfer_fail(x, 400, ":scheme must be http or https");
+            return 0;
+        }
         if (x->req_bad) {
             xfer_fail(x, 431, "request header fields too large");
             return 0;
@@ -2227,6 +2242,9 @@ client_on_drain(void *arg)
 {
     struct client *cl = arg;
 
+    if (cl->e->stopping && cl->conn != NULL && conn_is_flushed(cl->conn))
+        edge_check_stopped(cl->e);
+
     if (cl->mode == CM_H2) {
         client_h2_send(cl);
         return;
@@ -2254,6 +2272,14 @@ static const struct conn_cbs client_conn_cbs = {
 };
 
 static void
+resume_accept(void *arg)
+{
+    struct listener *l = arg;
+    if (l->w != NULL)
+        io_watch_set(l->w, IO_READ);
+}
+
+static void
 on_accept(void *arg, int events)
 {
     struct listener *l = arg;
@@ -2270,7 +2296,13 @@ on_accept(void *arg, int events)
         if (fd == PTTH_EAGAIN)
             return;
         if (fd < 0) {
-            log_warn("edge", "accept on %s: %s", l->addr, strerror(errno));
+            /* Out of descriptors (EMFILE, ENFILE) and the like: the
+             * listener stays readable, so stop watching it for a while
+             * instead of spinning. */
+            log_warn("edge", "accept on %s: %s; pausing accepts for 1 s",
+                     l->addr, strerror(errno));
+            io_watch_set(l->w, 0);
+            timer_start(l->pause, 1000, 0);
             return;
         }
         cl = xcalloc(1, sizeof(*cl));
@@ -2345,7 +2377,11 @@ edge_check_stopped(struct edge *e)
     if (!e->stopping)
         return;
     for (cl = e->clients; cl != NULL; cl = cl->next) {
-        if (cl->cur != NULL || cl->xfers != NULL)
+        /* HTTP/1.1 output still queued is a response not yet delivered
+         * (HTTP/2 responses are counted by their xfers). */
+        if (cl->cur != NULL || cl->xfers != NULL ||
+            (cl->mode != CM_H2 && cl->conn != NULL &&
+             !conn_is_flushed(cl->conn)))
             return;
     }
     for (t = e->tunnels; t != NULL; t = t->next) {
@@ -2405,8 +2441,12 @@ on_signal(void *arg)
                 nghttp2_session_get_last_proc_stream_id(cl->h2),
                 NGHTTP2_NO_ERROR, NULL, 0);
             client_h2_send(cl);
-        } else if (cl->cur == NULL) {
+        } else if (cl->cur == NULL && conn_out_len(cl->conn) == 0) {
             client_close(cl);
+        } else if (cl->cur == NULL) {
+            /* A finished response still on its way out: send it all. */
+            cl->closing = true;
+            conn_shutdown(cl->conn);
         } else {
             cl->keep_alive = false;
         }
@@ -2459,6 +2499,7 @@ edge_main(const struct cfg *cfg)
         colon = strrchr(l->addr, ':');
         l->port = colon ? atoi(colon + 1) : 0;
         l->w = io_watch_new(e.loop, l->fd, on_accept, l);
+        l->pause = timer_new(e.loop, resume_accept, l);
         io_watch_set(l->w, IO_READ);
     }
     /* Signals are watched before the ready line: a script may signal as
@@ -2480,6 +2521,7 @@ out:
         worker_kill(e.tunnels->workers, "the edge stopped");
     for (i = 0; i < e.nls; i++) {
         io_watch_free(e.ls[i].w);
+        timer_free(e.ls[i].pause);
         if (e.ls[i].fd >= 0)
             close(e.ls[i].fd);
     }
