@@ -306,6 +306,13 @@ conn_read(struct conn *c, uint8_t *p, size_t n)
 }
 
 void
+conn_read_again(struct conn *c)
+{
+    if (c->state == CONN_OPEN && !c->read_paused)
+        loop_defer(c->loop, &c->d_read);
+}
+
+void
 conn_pause_read(struct conn *c, bool paused)
 {
     if (c->read_paused == paused || c->state == CONN_DEAD)

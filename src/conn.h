@@ -55,6 +55,11 @@ void conn_free(struct conn *c);
 /* Reads decrypted bytes: > 0, PTTH_EAGAIN, PTTH_ECLOSED (EOF), or
  * PTTH_EIO/PTTH_ETLS. */
 long conn_read(struct conn *c, uint8_t *p, size_t n);
+/* Asks for another on_readable from the loop: an owner that read its
+ * share (CONN_READ_BUDGET) returns and continues there, so one busy peer
+ * cannot hold the loop. */
+#define CONN_READ_BUDGET (256u * 1024u)
+void conn_read_again(struct conn *c);
 /* Stops (true) or resumes (false) read callbacks; resuming delivers bytes
  * TLS already holds. */
 void conn_pause_read(struct conn *c, bool paused);

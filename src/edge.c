@@ -1031,9 +1031,15 @@ worker_on_readable(void *arg)
 {
     struct worker *w = arg;
     uint8_t buf[16384];
+    size_t total = 0;
 
     while (!w->dead) {
-        long n = conn_read(w->conn, buf, sizeof(buf));
+        long n;
+        if (total >= CONN_READ_BUDGET) {
+            conn_read_again(w->conn); /* let other connections run */
+            break;
+        }
+        n = conn_read(w->conn, buf, sizeof(buf));
         if (n == PTTH_EAGAIN)
             break;
         if (n <= 0) {
@@ -1041,6 +1047,7 @@ worker_on_readable(void *arg)
                                              : conn_errstr(w->conn));
             return;
         }
+        total += (size_t)n;
         if (h2_recv(w->h2, buf, (size_t)n) != 0) {
             (void)h2_send(w->h2, w->conn);
             worker_kill(w, "HTTP/2 protocol error");
@@ -2162,15 +2169,22 @@ static void
 client_on_readable(void *arg)
 {
     struct client *cl = arg;
+    size_t total = 0;
 
     while (!cl->dead && cl->conn != NULL) {
         uint8_t *space;
         size_t avail;
         long n;
 
+        if (total >= CONN_READ_BUDGET) {
+            conn_read_again(cl->conn); /* let other connections run */
+            break;
+        }
         if (cl->mode == CM_H2) {
             uint8_t buf[16384];
             n = conn_read(cl->conn, buf, sizeof(buf));
+            if (n > 0)
+                total += (size_t)n;
             if (n == PTTH_EAGAIN)
                 break;
             if (n <= 0 || h2_recv(cl->h2, buf, (size_t)n) != 0) {

@@ -945,6 +945,7 @@ static void
 wk_on_readable(void *arg)
 {
     struct wk *w = arg;
+    size_t total = 0;
 
     while (w->state == WK_HANDSHAKE || w->state == WK_UP) {
         uint8_t tmp[16384];
@@ -969,9 +970,15 @@ wk_on_readable(void *arg)
             wk_handshake_response(w);
             continue;
         }
+        if (total >= CONN_READ_BUDGET) {
+            conn_read_again(w->conn); /* let the streams' sockets run */
+            break;
+        }
         n = conn_read(w->conn, tmp, sizeof(tmp));
         if (n == PTTH_EAGAIN)
             break;
+        if (n > 0)
+            total += (size_t)n;
         if (n <= 0) {
             wk_lost(w, n == PTTH_ECLOSED ? "the edge closed the connection"
                                          : conn_errstr(w->conn));
