@@ -367,6 +367,7 @@ like "$(cat "$TMP/w1.err")" "forwarding http://site\.localhost:$port/ -> " \
     "expose said 'forwarding URL -> TARGET' on stderr"
 
 # Worker connection lost before the response head: 502.
+command -v ss >/dev/null || diag "ss (iproute2) is missing: the in-flight waits below cannot see the request"
 expose wk502 -e "$url" -n lost "$o3port"
 $CURL -H 'Host: lost.localhost' -o /dev/null -w '%{http_code}' \
     "${url}slow/5000" >"$TMP/lost.code" 2>/dev/null &
