@@ -1289,11 +1289,8 @@ down_body_read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len,
     if (x->resp_eof && bufq_len(&x->resp) == 0) {
         *flags |= NGHTTP2_DATA_FLAG_EOF;
         if (x->trailers.n > 0) {
-            nghttp2_nv *nv = xcalloc(x->trailers.n, sizeof(*nv));
-            size_t k = h2_nv_from_list(nv, &x->trailers);
             *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-            nghttp2_submit_trailer(x->cl->h2, x->down_sid, nv, k);
-            free(nv);
+            h2_submit_trailers(x->cl->h2, x->down_sid, &x->trailers);
         }
     }
     return (ssize_t)n;
@@ -1303,25 +1300,12 @@ static void
 xfer_pump_h2(struct xfer *x, struct client *cl)
 {
     if (!x->head_sent) {
-        nghttp2_nv *nv = xcalloc(x->rfields.n + 1, sizeof(*nv));
         nghttp2_data_provider prd;
-        char status[8];
-        size_t n = 0, i;
+        char status[4];
+        size_t n;
+        nghttp2_nv *nv = h2_nv_response(x->status, &x->rfields, status, &n);
         int rc;
 
-        snprintf(status, sizeof(status), "%d", x->status);
-        nv[n++] = h2_nv(":status", status);
-        for (i = 0; i < x->rfields.n; i++) {
-            const struct hdr *h = &x->rfields.v[i];
-            if (hdr_is_hop_by_hop(h->name, h->name_len))
-                continue;
-            nv[n].name = (uint8_t *)h->name;
-            nv[n].namelen = h->name_len;
-            nv[n].value = (uint8_t *)h->value;
-            nv[n].valuelen = h->value_len;
-            nv[n].flags = NGHTTP2_NV_FLAG_NONE;
-            n++;
-        }
         prd.source.ptr = x;
         prd.read_callback = down_body_read_cb;
         rc = nghttp2_submit_response(

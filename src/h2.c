@@ -4,6 +4,8 @@
 
 #include "h2.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "conn.h"
@@ -100,6 +102,41 @@ h2_nv(const char *name, const char *value)
     nv.valuelen = strlen(value);
     nv.flags = NGHTTP2_NV_FLAG_NONE;
     return nv;
+}
+
+nghttp2_nv *
+h2_nv_response(int status, const struct hdr_list *l, char *status_buf,
+               size_t *n)
+{
+    nghttp2_nv *nv = xcalloc(l->n + 1, sizeof(*nv));
+    size_t i, k = 0;
+
+    snprintf(status_buf, 4, "%03u", (unsigned)status % 1000u);
+    nv[k++] = h2_nv(":status", status_buf);
+    for (i = 0; i < l->n; i++) {
+        const struct hdr *h = &l->v[i];
+        if (hdr_is_hop_by_hop(h->name, h->name_len))
+            continue;
+        nv[k].name = (uint8_t *)h->name;
+        nv[k].namelen = h->name_len;
+        nv[k].value = (uint8_t *)h->value;
+        nv[k].valuelen = h->value_len;
+        nv[k].flags = NGHTTP2_NV_FLAG_NONE;
+        k++;
+    }
+    *n = k;
+    return nv;
+}
+
+int
+h2_submit_trailers(nghttp2_session *s, int32_t sid, const struct hdr_list *l)
+{
+    nghttp2_nv *nv = xcalloc(l->n, sizeof(*nv));
+    size_t k = h2_nv_from_list(nv, l);
+    int rc = nghttp2_submit_trailer(s, sid, nv, k);
+
+    free(nv);
+    return rc;
 }
 
 size_t

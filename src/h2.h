@@ -41,6 +41,16 @@ bool h2_finished(nghttp2_session *s);
 /* Appends l to nv (lower-case names required; values copied by nghttp2
  * unless NO_COPY). nv must have room for l->n entries. Returns entries. */
 size_t h2_nv_from_list(nghttp2_nv *nv, const struct hdr_list *l);
+/* Builds a response head: ":status" then the fields of l that are not
+ * hop-by-hop. status_buf (at least 4 bytes) holds the status text and
+ * must live until the nv array is submitted. Returns a new array (free
+ * it) and its length in *n. Never NULL. */
+nghttp2_nv *h2_nv_response(int status, const struct hdr_list *l,
+                           char *status_buf, size_t *n);
+/* Submits l as the trailer section of stream sid (HEADERS with
+ * END_STREAM). Returns nghttp2's code. */
+int h2_submit_trailers(nghttp2_session *s, int32_t sid,
+                       const struct hdr_list *l);
 /* Makes an nv entry from C strings (nghttp2 copies them). */
 nghttp2_nv h2_nv(const char *name, const char *value);
 

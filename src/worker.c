@@ -221,11 +221,8 @@ wk_body_read_cb(nghttp2_session *session, int32_t sid, uint8_t *buf, size_t len,
     if (s->resp_eof && bufq_len(&s->resp) == 0) {
         *flags |= NGHTTP2_DATA_FLAG_EOF;
         if (s->trailers.n > 0) {
-            nghttp2_nv *nv = xcalloc(s->trailers.n, sizeof(*nv));
-            size_t k = h2_nv_from_list(nv, &s->trailers);
             *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-            nghttp2_submit_trailer(s->w->h2, s->sid, nv, k);
-            free(nv);
+            h2_submit_trailers(s->w->h2, s->sid, &s->trailers);
         }
     }
     return (ssize_t)n;
@@ -250,25 +247,12 @@ up_on_head(void *arg, int status, const struct hdr_list *fields, bool final)
     struct wk *w = s->w;
     nghttp2_nv *nv;
     nghttp2_data_provider prd;
-    char st[8];
-    size_t n = 0, i;
+    char st[4];
+    size_t n;
 
     if (s->closed)
         return;
-    nv = xcalloc(fields->n + 1, sizeof(*nv));
-    snprintf(st, sizeof(st), "%d", status);
-    nv[n++] = h2_nv(":status", st);
-    for (i = 0; i < fields->n; i++) {
-        const struct hdr *h = &fields->v[i];
-        if (hdr_is_hop_by_hop(h->name, h->name_len))
-            continue;
-        nv[n].name = (uint8_t *)h->name;
-        nv[n].namelen = h->name_len;
-        nv[n].value = (uint8_t *)h->value;
-        nv[n].valuelen = h->value_len;
-        nv[n].flags = NGHTTP2_NV_FLAG_NONE;
-        n++;
-    }
+    nv = h2_nv_response(status, fields, st, &n);
     if (!final) {
         nghttp2_submit_headers(w->h2, NGHTTP2_FLAG_NONE, s->sid, NULL, nv, n,
                                NULL);
