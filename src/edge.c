@@ -578,26 +578,21 @@ up_body_read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len,
                 uint32_t *flags, nghttp2_data_source *src, void *ud)
 {
     struct xfer *x = src->ptr;
-    size_t n;
+    ssize_t n;
 
-    (void)s;
-    (void)sid;
     (void)ud;
     if (x == NULL)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-    n = bufq_read(&x->req, buf, len);
-    if (n == 0 && !x->req_eof) {
-        x->req_deferred = true;
-        return NGHTTP2_ERR_DEFERRED;
-    }
-    if (x->req_eof && bufq_len(&x->req) == 0) {
-        *flags |= NGHTTP2_DATA_FLAG_EOF;
-        if (!x->have_head && !x->tunnel)
-            timer_start(x->timer, x->e->cfg->timeout_ms, 0);
-    }
+    n = h2_read_queue(s, sid, &x->req, x->req_eof, NULL, &x->req_deferred, buf,
+                      len, flags);
+    if (n < 0)
+        return n;
+    /* The response-head timeout counts from the end of the request. */
+    if ((*flags & NGHTTP2_DATA_FLAG_EOF) && !x->have_head && !x->tunnel)
+        timer_start(x->timer, x->e->cfg->timeout_ms, 0);
     if (n > 0 && x->cl != NULL) {
         if (x->down_sid > 0) {
-            nghttp2_session_consume(x->cl->h2, x->down_sid, n);
+            nghttp2_session_consume(x->cl->h2, x->down_sid, (size_t)n);
             loop_defer(x->e->loop, &x->cl->d_h2send);
         } else {
             loop_defer(x->e->loop, &x->cl->d_h1);
@@ -1269,31 +1264,21 @@ down_body_read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len,
                   uint32_t *flags, nghttp2_data_source *src, void *ud)
 {
     struct xfer *x = src->ptr;
-    size_t n;
+    ssize_t n;
 
-    (void)s;
-    (void)sid;
     (void)ud;
     if (x == NULL)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-    n = bufq_read(&x->resp, buf, len);
-    if (n == 0 && !x->resp_eof) {
-        x->resp_deferred = true;
-        return NGHTTP2_ERR_DEFERRED;
-    }
-    x->bytes += n;
-    if (n > 0 && x->w != NULL && x->up_sid > 0) {
-        nghttp2_session_consume(x->w->h2, x->up_sid, n);
+    n = h2_read_queue(s, sid, &x->resp, x->resp_eof, &x->trailers,
+                      &x->resp_deferred, buf, len, flags);
+    if (n <= 0)
+        return n;
+    x->bytes += (size_t)n;
+    if (x->w != NULL && x->up_sid > 0) {
+        nghttp2_session_consume(x->w->h2, x->up_sid, (size_t)n);
         worker_send(x->w);
     }
-    if (x->resp_eof && bufq_len(&x->resp) == 0) {
-        *flags |= NGHTTP2_DATA_FLAG_EOF;
-        if (x->trailers.n > 0) {
-            *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-            h2_submit_trailers(x->cl->h2, x->down_sid, &x->trailers);
-        }
-    }
-    return (ssize_t)n;
+    return n;
 }
 
 static void

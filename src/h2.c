@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "conn.h"
 #include "hdr.h"
 #include "util.h"
@@ -126,6 +127,27 @@ h2_nv_response(int status, const struct hdr_list *l, char *status_buf,
     }
     *n = k;
     return nv;
+}
+
+ssize_t
+h2_read_queue(nghttp2_session *s, int32_t sid, struct bufq *q, bool eof,
+              const struct hdr_list *trailers, bool *waiting, uint8_t *buf,
+              size_t len, uint32_t *flags)
+{
+    size_t n = bufq_read(q, buf, len);
+
+    if (n == 0 && !eof) {
+        *waiting = true;
+        return NGHTTP2_ERR_DEFERRED;
+    }
+    if (eof && bufq_len(q) == 0) {
+        *flags |= NGHTTP2_DATA_FLAG_EOF;
+        if (trailers != NULL && trailers->n > 0) {
+            *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+            h2_submit_trailers(s, sid, trailers);
+        }
+    }
+    return (ssize_t)n;
 }
 
 int

@@ -11,6 +11,7 @@
 
 #include <nghttp2/nghttp2.h>
 
+struct bufq;
 struct conn;
 struct hdr_list;
 
@@ -51,6 +52,15 @@ nghttp2_nv *h2_nv_response(int status, const struct hdr_list *l,
  * END_STREAM). Returns nghttp2's code. */
 int h2_submit_trailers(nghttp2_session *s, int32_t sid,
                        const struct hdr_list *l);
+/* The body of a data provider reading a capped queue: copies up to len
+ * bytes of q into buf and returns the count, or NGHTTP2_ERR_DEFERRED (and
+ * sets *waiting; resume the stream when bytes come) while q is empty and
+ * eof is false. Once eof and q is drained it sets NGHTTP2_DATA_FLAG_EOF in
+ * *flags and, if trailers has fields, submits them on (s, sid) instead of
+ * ending the stream with the DATA. */
+ssize_t h2_read_queue(nghttp2_session *s, int32_t sid, struct bufq *q, bool eof,
+                      const struct hdr_list *trailers, bool *waiting,
+                      uint8_t *buf, size_t len, uint32_t *flags);
 /* Makes an nv entry from C strings (nghttp2 copies them). */
 nghttp2_nv h2_nv(const char *name, const char *value);
 

@@ -200,16 +200,12 @@ wk_body_read_cb(nghttp2_session *session, int32_t sid, uint8_t *buf, size_t len,
                 uint32_t *flags, nghttp2_data_source *src, void *ud)
 {
     struct wstream *s = src->ptr;
-    size_t n;
+    ssize_t n;
 
-    (void)session;
-    (void)sid;
     (void)ud;
-    n = bufq_read(&s->resp, buf, len);
-    if (n == 0 && !s->resp_eof) {
-        s->deferred = true;
-        return NGHTTP2_ERR_DEFERRED;
-    }
+    n = h2_read_queue(session, sid, &s->resp, s->resp_eof, &s->trailers,
+                      &s->deferred, buf, len, flags);
+    /* Room again: let the source that filled the queue go on. */
     if (n > 0 && s->up_paused && s->up != NULL) {
         s->up_paused = false;
         upstream_resume(s->up);
@@ -218,14 +214,7 @@ wk_body_read_cb(nghttp2_session *session, int32_t sid, uint8_t *buf, size_t len,
         s->up_paused = false;
         conn_pause_read(s->local, false);
     }
-    if (s->resp_eof && bufq_len(&s->resp) == 0) {
-        *flags |= NGHTTP2_DATA_FLAG_EOF;
-        if (s->trailers.n > 0) {
-            *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-            h2_submit_trailers(s->w->h2, s->sid, &s->trailers);
-        }
-    }
-    return (ssize_t)n;
+    return n;
 }
 
 static void
