@@ -61,26 +61,11 @@ hs_field() {
             print v; exit }'
 }
 
-# reap NAME SECS: sets ST to NAME's exit status once it exits, or to 124
-# (after a SIGKILL) if it is still running after SECS. (testlib's wait_exit
-# cannot be used: inside $(...) its wait returns at once, and its timer
-# subshell runs the EXIT trap, which kills every started process and
-# removes $TMP.) Polls every 0.1 s, a bounded number of times.
+# reap NAME SECS: sets ST to NAME's exit status, or 124 (after SIGKILL)
+# when it still runs after SECS (testlib's wait_exit).
 reap() {
-    _rp=$(pid_of "$1")
-    _rn=$((${2:-10} * 10))
-    while kill -0 "$_rp" 2>/dev/null && [ "$_rn" -gt 0 ]; do
-        sleep 0.1
-        _rn=$((_rn - 1))
-    done
-    if kill -0 "$_rp" 2>/dev/null; then
-        kill -KILL "$_rp" 2>/dev/null
-        wait "$_rp" 2>/dev/null
-        ST=124
-    else
-        wait "$_rp" 2>/dev/null
-        ST=$?
-    fi
+    wait_exit "$1" "${2:-10}"
+    ST=$EXIT_STATUS
 }
 
 # exits_0 NAME SECS DESC: NAME exits 0 within SECS (after a signal).

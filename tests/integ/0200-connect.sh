@@ -46,22 +46,10 @@ expose() {
 }
 
 # reap NAME SECS: sets ST to NAME's exit status, or 124 (after SIGKILL)
-# when it still runs after SECS (bounded 0.1 s polls: exits print nothing).
+# when it still runs after SECS (testlib's wait_exit).
 reap() {
-    _rp=$(pid_of "$1")
-    _rn=$((${2:-10} * 10))
-    while kill -0 "$_rp" 2>/dev/null && [ "$_rn" -gt 0 ]; do
-        sleep 0.1
-        _rn=$((_rn - 1))
-    done
-    if kill -0 "$_rp" 2>/dev/null; then
-        kill -KILL "$_rp" 2>/dev/null
-        wait "$_rp" 2>/dev/null
-        ST=124
-    else
-        wait "$_rp" 2>/dev/null
-        ST=$?
-    fi
+    wait_exit "$1" "${2:-10}"
+    ST=$EXIT_STATUS
 }
 
 # bgrun NAME CMD...: runs CMD in the background with the stdio given to
