@@ -78,6 +78,7 @@ struct xfer {
     bool tunnel;      /* CONNECT: a byte stream to a worker's TCP service */
     bool tunnel_shut; /* h1 tunnel: the client got our half-close */
     uint32_t up_code; /* RST_STREAM code from the worker, passed on */
+    size_t nclient;   /* fields[0, nclient) came from the client */
     bool req_bad;     /* header list too large or malformed */
     struct bufq req;
     bool req_eof;
@@ -634,6 +635,15 @@ joined(const struct hdr_list *l, const char *name)
 /* Appends this hop to Forwarded and X-Forwarded-For (one field each,
  * earlier hops first) and sets X-Forwarded-Proto and -Host: what the
  * client sent for those two is replaced, since only the edge knows. */
+static bool
+is_forwarding_field(const char *name)
+{
+    return strcmp(name, "forwarded") == 0 ||
+           strcmp(name, "x-forwarded-for") == 0 ||
+           strcmp(name, "x-forwarded-proto") == 0 ||
+           strcmp(name, "x-forwarded-host") == 0;
+}
+
 static void
 add_forwarded(struct xfer *x, struct client *cl)
 {
@@ -641,22 +651,11 @@ add_forwarded(struct xfer *x, struct client *cl)
     const char *proto = conn_is_tls(cl->conn) ? "https" : "http";
     char *fwd = joined(&x->fields, "forwarded");
     char *xff = joined(&x->fields, "x-forwarded-for");
-    struct hdr_list keep;
-    size_t i;
     char *v;
 
-    hdr_list_init(&keep);
-    for (i = 0; i < x->fields.n; i++) {
-        const struct hdr *h = &x->fields.v[i];
-        if (strcmp(h->name, "forwarded") == 0 ||
-            strcmp(h->name, "x-forwarded-for") == 0 ||
-            strcmp(h->name, "x-forwarded-proto") == 0 ||
-            strcmp(h->name, "x-forwarded-host") == 0)
-            continue;
-        hdr_add(&keep, h->name, h->name_len, h->value, h->value_len, 0);
-    }
-    hdr_list_free(&x->fields);
-    x->fields = keep;
+    /* The client's own fields stay in the list but are not forwarded
+     * (xfer_start skips those before x->nclient); ours follow them. */
+    x->nclient = x->fields.n;
     v = xasprintf("%s%sfor=%s%s%s;host=\"%s\";proto=%s", fwd ? fwd : "",
                   fwd ? ", " : "", v6 ? "\"[" : "", cl->peer_ip,
                   v6 ? "]\"" : "", x->authority ? x->authority : "", proto);
@@ -806,7 +805,8 @@ xfer_start(struct xfer *x)
         const struct hdr *h = &x->fields.v[i];
         if (hdr_is_hop_by_hop(h->name, h->name_len) ||
             hdr_listed_in_connection(&x->fields, h->name, h->name_len) ||
-            strcmp(h->name, "host") == 0)
+            strcmp(h->name, "host") == 0 ||
+            (i < x->nclient && is_forwarding_field(h->name)))
             continue;
         nv[n].name = (uint8_t *)h->name;
         nv[n].namelen = h->name_len;

@@ -16,7 +16,7 @@ if grep -q 'not implemented' "$TMP/probe.err"; then
     skip_all "ptth expose is not implemented yet"
 fi
 
-plan 91
+plan 94
 
 CURL="curl -sS --max-time 20"
 
@@ -159,6 +159,16 @@ is "$(echo_field e1 x-forwarded-host)" "site.localhost:$port" "X-Forwarded-Host"
 like "$(echo_field e1 forwarded)" \
     "^for=\"?127\.0\.0\.1\"?;host=\"?site\.localhost:$port\"?(;proto=http)?\$" \
     "Forwarded: for=127.0.0.1;host=..."
+# A client's own forwarding fields: earlier hops kept first in one field,
+# Proto and Host replaced.
+r=$(hget e3 "${R[@]}" -H 'X-Forwarded-Proto: https' -H 'X-Forwarded-Host: bank' \
+    -H 'X-Forwarded-For: 1.2.3.4' -H 'Forwarded: for=9.9.9.9' "${surl}echo")
+is "$(grep -ci '^x-forwarded-\|^forwarded' "$TMP/e3.b") $(echo_field e3 x-forwarded-proto) $(echo_field e3 x-forwarded-host)" \
+    "4 http site.localhost:$port" "spoofed X-Forwarded-Proto/-Host replaced, one field each"
+is "$(echo_field e3 x-forwarded-for)" "1.2.3.4, 127.0.0.1" \
+    "X-Forwarded-For: earlier hops, then the client"
+like "$(echo_field e3 forwarded)" '^for=9\.9\.9\.9, for="?127\.0\.0\.1' \
+    "Forwarded: earlier hops, then this one"
 r=$(hget e2 "${R[@]}" -H 'Connection: X-Req-Hop' -H 'X-Req-Hop: 1' \
     -H 'Keep-Alive: timeout=5' -H 'X-Req-Kept: yes' -H 'TE: trailers' \
     -H 'Proxy-Connection: keep-alive' "${surl}echo")
