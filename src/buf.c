@@ -263,6 +263,22 @@ bufq_peek(const struct bufq *q, const uint8_t **p, size_t *n)
     return true;
 }
 
+int
+bufq_peekv(const struct bufq *q, struct iovec *iov, int max)
+{
+    const struct bufq_chunk *c;
+    int k = 0;
+
+    for (c = q->head; c != NULL && k < max; c = c->next) {
+        if (c->w == c->r)
+            continue;
+        iov[k].iov_base = (void *)(c->data + c->r);
+        iov[k].iov_len = c->w - c->r;
+        k++;
+    }
+    return k;
+}
+
 void
 bufq_consume(struct bufq *q, size_t n)
 {

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "ptth.h"
 
@@ -77,6 +78,10 @@ size_t bufq_write_some(struct bufq *q, const void *p, size_t n);
 /* Sets *p and *n to the first contiguous run of queued bytes. Returns false
  * (and NULL/0) when empty. */
 bool bufq_peek(const struct bufq *q, const uint8_t **p, size_t *n);
+/* Fills up to |max| iovecs with the queued runs, front first, for a
+ * gathering write; returns how many were filled (0 when empty). Valid
+ * until the next consume/read/shrink/free. */
+int bufq_peekv(const struct bufq *q, struct iovec *iov, int max);
 /* Drops |n| <= bufq_len bytes from the front (asserted). */
 void bufq_consume(struct bufq *q, size_t n);
 /* Copies up to |n| bytes out to |dst| and consumes them; returns count. */

@@ -47,6 +47,9 @@ struct conn {
     struct deferred d_free;
 };
 
+/* Chunks gathered into one send: 64 x 16 KiB = 1 MiB. */
+#define CONN_IOV_MAX 64
+
 static void conn_flush(struct conn *c);
 
 static void
@@ -369,7 +372,16 @@ conn_flush(struct conn *c)
     size_t n;
 
     while (bufq_peek(&c->out, &p, &n)) {
-        long r = c->tls ? tls_write(c->tls, p, n) : c->x.send(c->x.arg, p, n);
+        long r;
+
+        if (c->tls == NULL && c->x.sendv != NULL) {
+            struct iovec iov[CONN_IOV_MAX];
+            int k = bufq_peekv(&c->out, iov, CONN_IOV_MAX);
+            r = k > 1 ? c->x.sendv(c->x.arg, iov, k)
+                      : c->x.send(c->x.arg, p, n);
+        } else {
+            r = c->tls ? tls_write(c->tls, p, n) : c->x.send(c->x.arg, p, n);
+        }
         if (r == PTTH_EAGAIN)
             break;
         if (r <= 0) {

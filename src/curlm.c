@@ -53,13 +53,14 @@ struct curlm {
     struct csock *socks;
     struct xfer *xfers;
     int depth;                 /* > 0 while libcurl runs (and may call back) */
-    CURL *idle[EASY_POOL_MAX]; /* reset handles kept for reuse */
+    CURL *idle[EASY_POOL_MAX]; /* finished handles kept for reuse */
     int nidle;
 };
 
 void *
-curlm_easy_get(struct curlm *m)
+curlm_easy_get(struct curlm *m, bool *fresh)
 {
+    *fresh = m->nidle == 0;
     if (m->nidle > 0)
         return m->idle[--m->nidle];
     return curl_easy_init();
@@ -71,8 +72,6 @@ curlm_easy_put(struct curlm *m, void *easy)
     if (easy == NULL)
         return;
     if (m->nidle < EASY_POOL_MAX) {
-        /* Options go back to their defaults; the buffers stay. */
-        curl_easy_reset(easy);
         m->idle[m->nidle++] = easy;
         return;
     }

@@ -39,18 +39,20 @@ typedef void curlm_done_fn(void *arg, int curlcode);
  * directions (CURLM_KEEP_*) that must stay paused, 0 to resume both. */
 typedef int curlm_pause_fn(void *arg);
 
-/* Returns a multi handle bound to |l| (borrowed; must outlive it), or NULL
- * when libcurl refuses to create one. Never calls back. */
 #define EASY_POOL_MAX 64
 
+/* Returns a multi handle bound to |l| (borrowed; must outlive it), or NULL
+ * when libcurl refuses to create one. Never calls back. */
 struct curlm *curlm_new(struct loop *l);
-/* An easy handle with default options: a reused one when the pool has
- * one (its buffers and connection cache stay), else a new one; NULL when
- * libcurl fails. Give it back with curlm_easy_put (not curl_easy_cleanup)
- * once it is out of the multi. */
-void *curlm_easy_get(struct curlm *m);
-/* Resets easy and keeps it for reuse (at most EASY_POOL_MAX), or cleans
- * it up. NULL is fine. */
+/* An easy handle: a reused one when the pool has one (*fresh = false; its
+ * options are as its last user left them, its buffers and connection
+ * cache stay), else a new one with default options (*fresh = true); NULL
+ * when libcurl fails. Give it back with curlm_easy_put (not
+ * curl_easy_cleanup) once it is out of the multi. */
+void *curlm_easy_get(struct curlm *m, bool *fresh);
+/* Keeps easy for reuse as it is (at most EASY_POOL_MAX), or cleans it up.
+ * Only the one owner of the pool's handles may put them back, since the
+ * next user relies on the options it left. NULL is fine. */
 void curlm_easy_put(struct curlm *m, void *easy);
 /* Closes curl's cached connections and frees |m|. Owners release their
  * handles first (upstream_cancel and dial_cancel do so at once when called

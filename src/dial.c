@@ -16,6 +16,7 @@
 
 #include "curlm.h"
 #include "loop.h"
+#include "net.h"
 #include "util.h"
 #include "xport.h"
 
@@ -28,6 +29,7 @@ struct dial {
     bool in_cb;     /* the user callback is running */
     bool cancelled; /* dial_cancel ran inside the callback */
     bool tls_proxy; /* an https:// proxy wraps the hop */
+    int fd;         /* the socket once taken; direct I/O without tls_proxy */
     dial_cb *cb;
     void *arg;
     char *target;     /* "host:port" / "[v6]:port", for messages */
@@ -257,7 +259,11 @@ x_send(void *arg, const uint8_t *p, size_t n)
 {
     struct dial *d = arg;
     size_t sent = 0;
-    CURLcode rc = curl_easy_send(d->e, p, n, &sent);
+    CURLcode rc;
+
+    if (!d->tls_proxy)
+        return net_send(d->fd, p, n);
+    rc = curl_easy_send(d->e, p, n, &sent);
 
     if (rc == CURLE_AGAIN || (rc == CURLE_OK && sent == 0 && n > 0))
         return PTTH_EAGAIN;
@@ -266,12 +272,26 @@ x_send(void *arg, const uint8_t *p, size_t n)
     return (long)sent;
 }
 
+/* Only without a TLS proxy: the socket then carries our bytes as they
+ * are, and libcurl has read nothing past the proxy's answer. */
+static long
+x_sendv(void *arg, const struct iovec *iov, int n)
+{
+    struct dial *d = arg;
+
+    return net_sendv(d->fd, iov, n);
+}
+
 static long
 x_recv(void *arg, uint8_t *p, size_t n)
 {
     struct dial *d = arg;
     size_t got = 0;
-    CURLcode rc = curl_easy_recv(d->e, p, n, &got);
+    CURLcode rc;
+
+    if (!d->tls_proxy)
+        return net_recv(d->fd, p, n);
+    rc = curl_easy_recv(d->e, p, n, &got);
 
     if (rc == CURLE_AGAIN)
         return PTTH_EAGAIN;
@@ -327,7 +347,9 @@ dial_take_xport(struct dial *d, struct xport *x)
     x->fd = (int)fd;
     x->arg = d;
     x->send = x_send;
+    x->sendv = d->tls_proxy ? NULL : x_sendv;
     x->recv = x_recv;
+    d->fd = (int)fd;
     x->shutdown_write = d->tls_proxy ? NULL : x_shutdown_write;
     x->close = x_close;
     d->connected = false; /* taken: only x->close releases it now */

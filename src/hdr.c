@@ -19,10 +19,8 @@ void
 hdr_list_free(struct hdr_list *l)
 {
     size_t i;
-    for (i = 0; i < l->n; i++) {
-        free(l->v[i].name);
-        free(l->v[i].value);
-    }
+    for (i = 0; i < l->n; i++)
+        free(l->v[i].name); /* the value shares this allocation */
     free(l->v);
     memset(l, 0, sizeof(*l));
 }
@@ -42,8 +40,12 @@ hdr_add(struct hdr_list *l, const char *name, size_t name_len,
         l->v = xrealloc(l->v, l->cap * sizeof(*l->v));
     }
     h = &l->v[l->n++];
-    h->name = xstrndup(name, name_len);
-    h->value = xstrndup(value, value_len);
+    h->name = xmalloc(name_len + value_len + 2);
+    memcpy(h->name, name, name_len);
+    h->name[name_len] = '\0';
+    h->value = h->name + name_len + 1;
+    memcpy(h->value, value, value_len);
+    h->value[value_len] = '\0';
     h->name_len = name_len;
     h->value_len = value_len;
     if (flags & HDR_LOWER) {
@@ -52,6 +54,56 @@ hdr_add(struct hdr_list *l, const char *name, size_t name_len,
     }
     l->bytes += name_len + value_len;
     return 0;
+}
+
+int
+hdr_append_value(struct hdr_list *l, size_t i, const char *more, size_t n)
+{
+    struct hdr *h = &l->v[i];
+    size_t vlen = h->value_len + 1 + n;
+    char *name;
+
+    if (l->bytes + n + 1 > HDR_MAX_BYTES)
+        return PTTH_ELIMIT;
+    name = xmalloc(h->name_len + vlen + 2);
+    memcpy(name, h->name, h->name_len + 1);
+    memcpy(name + h->name_len + 1, h->value, h->value_len);
+    name[h->name_len + 1 + h->value_len] = ' ';
+    memcpy(name + h->name_len + 2 + h->value_len, more, n);
+    name[h->name_len + 1 + vlen] = '\0';
+    free(h->name);
+    h->name = name;
+    h->value = name + h->name_len + 1;
+    h->value_len = vlen;
+    l->bytes += n + 1;
+    return 0;
+}
+
+void
+hdr_remove_hop_by_hop(struct hdr_list *l)
+{
+    bool listed = hdr_get(l, "connection") != NULL;
+    size_t i, k = 0;
+
+    for (i = 0; i < l->n; i++) {
+        struct hdr *h = &l->v[i];
+
+        if (hdr_is_hop_by_hop(h->name, h->name_len) ||
+            (listed && hdr_listed_in_connection(l, h->name, h->name_len))) {
+            l->bytes -= h->name_len + h->value_len;
+            h->name_len = 0; /* removed once the Connection fields are */
+            continue;        /* no longer needed */
+        }
+        if (k != i) {
+            struct hdr t = l->v[k];
+            l->v[k] = *h;
+            *h = t;
+        }
+        k++;
+    }
+    for (i = k; i < l->n; i++)
+        free(l->v[i].name);
+    l->n = k;
 }
 
 const struct hdr *

@@ -35,6 +35,13 @@ void hdr_list_free(struct hdr_list *l);
  * HDR_MAX_FIELDS (the list is unchanged then). */
 int hdr_add(struct hdr_list *l, const char *name, size_t name_len,
             const char *value, size_t value_len, unsigned flags);
+/* Appends " " and |n| bytes of |more| to the value of field |i| (obsolete
+ * line folding). Returns 0 or PTTH_ELIMIT past HDR_MAX_BYTES (unchanged).
+ * Pointers to that field's name and value become invalid. */
+int hdr_append_value(struct hdr_list *l, size_t i, const char *more, size_t n);
+/* Removes, in place and keeping the order, the hop-by-hop fields and the
+ * fields the Connection fields name. Never fails. */
+void hdr_remove_hop_by_hop(struct hdr_list *l);
 /* First field called name (case-insensitive), or NULL. */
 const struct hdr *hdr_get(const struct hdr_list *l, const char *name);
 

@@ -208,10 +208,9 @@ net_peer_is_loopback(int fd)
     return ss.ss_family == AF_UNIX;
 }
 
-static long
-fd_send(void *arg, const uint8_t *p, size_t n)
+long
+net_send(int fd, const uint8_t *p, size_t n)
 {
-    int fd = (int)(intptr_t)arg;
     ssize_t r;
 
     do {
@@ -222,10 +221,26 @@ fd_send(void *arg, const uint8_t *p, size_t n)
     return (errno == EAGAIN || errno == EWOULDBLOCK) ? PTTH_EAGAIN : PTTH_EIO;
 }
 
-static long
-fd_recv(void *arg, uint8_t *p, size_t n)
+long
+net_sendv(int fd, const struct iovec *iov, int n)
 {
-    int fd = (int)(intptr_t)arg;
+    struct msghdr mh;
+    ssize_t r;
+
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_iov = (struct iovec *)(uintptr_t)iov;
+    mh.msg_iovlen = (size_t)n;
+    do {
+        r = sendmsg(fd, &mh, MSG_NOSIGNAL);
+    } while (r < 0 && errno == EINTR);
+    if (r >= 0)
+        return (long)r;
+    return (errno == EAGAIN || errno == EWOULDBLOCK) ? PTTH_EAGAIN : PTTH_EIO;
+}
+
+long
+net_recv(int fd, uint8_t *p, size_t n)
+{
     ssize_t r;
 
     do {
@@ -234,6 +249,24 @@ fd_recv(void *arg, uint8_t *p, size_t n)
     if (r >= 0)
         return (long)r;
     return (errno == EAGAIN || errno == EWOULDBLOCK) ? PTTH_EAGAIN : PTTH_EIO;
+}
+
+static long
+fd_send(void *arg, const uint8_t *p, size_t n)
+{
+    return net_send((int)(intptr_t)arg, p, n);
+}
+
+static long
+fd_sendv(void *arg, const struct iovec *iov, int n)
+{
+    return net_sendv((int)(intptr_t)arg, iov, n);
+}
+
+static long
+fd_recv(void *arg, uint8_t *p, size_t n)
+{
+    return net_recv((int)(intptr_t)arg, p, n);
 }
 
 static int
@@ -254,6 +287,7 @@ net_xport(struct xport *x, int fd)
     x->fd = fd;
     x->arg = (void *)(intptr_t)fd;
     x->send = fd_send;
+    x->sendv = fd_sendv;
     x->recv = fd_recv;
     x->shutdown_write = fd_shutdown;
     x->close = fd_close;

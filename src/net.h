@@ -35,6 +35,11 @@ void net_nodelay(int fd);
 int net_connect_result(int fd);
 /* Fills x for a plain socket; x->close closes fd. */
 void net_xport(struct xport *x, int fd);
+/* Non-blocking I/O on a socket (EINTR retried, SIGPIPE suppressed):
+ * bytes moved (> 0; 0 from net_recv at EOF), PTTH_EAGAIN or PTTH_EIO. */
+long net_send(int fd, const uint8_t *p, size_t n);
+long net_sendv(int fd, const struct iovec *iov, int n);
+long net_recv(int fd, uint8_t *p, size_t n);
 /* Formats a sockaddr as "1.2.3.4:80" or "[::1]:80". */
 void net_addr_str(const void *sa, char *out, size_t len);
 /* True when the peer's address (of an accepted fd) is loopback. */

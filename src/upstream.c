@@ -196,26 +196,6 @@ write_cb(char *p, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-/* Copies |in| into |out| lower-cased, without hop-by-hop fields and the
- * fields its Connection fields name. Returns 0 or PTTH_ELIMIT. */
-static int
-filter_fields(const struct hdr_list *in, struct hdr_list *out)
-{
-    size_t i;
-
-    for (i = 0; i < in->n; i++) {
-        const struct hdr *h = &in->v[i];
-
-        if (hdr_is_hop_by_hop(h->name, h->name_len) ||
-            hdr_listed_in_connection(in, h->name, h->name_len))
-            continue;
-        if (hdr_add(out, h->name, h->name_len, h->value, h->value_len,
-                    HDR_LOWER) != 0)
-            return PTTH_ELIMIT;
-    }
-    return 0;
-}
-
 /* Adds one raw "Name: value" line (CRLF removed) to |l|; a line starting
  * with white space continues the previous value. Returns 0 or
  * PTTH_ELIMIT / PTTH_EPROTO. */
@@ -226,24 +206,13 @@ add_line(struct hdr_list *l, const char *p, size_t n)
     size_t nl, vs;
 
     if (n > 0 && (p[0] == ' ' || p[0] == '\t')) { /* obsolete folding */
-        struct hdr *h;
-        char *v;
-
         if (l->n == 0)
             return PTTH_EPROTO;
         while (n > 0 && (p[0] == ' ' || p[0] == '\t')) {
             p++;
             n--;
         }
-        h = &l->v[l->n - 1];
-        if (l->bytes + n + 1 > HDR_MAX_BYTES)
-            return PTTH_ELIMIT;
-        v = xasprintf("%s %.*s", h->value, (int)n, p);
-        free(h->value);
-        h->value = v;
-        h->value_len = strlen(v);
-        l->bytes += n + 1;
-        return 0;
+        return hdr_append_value(l, l->n - 1, p, n);
     }
     colon = memchr(p, ':', n);
     if (colon == NULL || colon == p)
@@ -257,33 +226,15 @@ add_line(struct hdr_list *l, const char *p, size_t n)
     return hdr_add(l, p, nl, p + vs, n - vs, HDR_LOWER);
 }
 
-/* Reports the final head, read through the header API. Returns 0 or a
- * PTTH_E* code. */
-static int
+/* Reports the final head, collected by header_cb. */
+static void
 report_final(struct upstream *u, int status)
 {
-    struct curl_header *h = NULL;
-    struct hdr_list all, out;
-    int rc = 0;
-
-    hdr_list_init(&all);
-    hdr_list_init(&out);
-    while ((h = curl_easy_nextheader(u->e, CURLH_HEADER, -1, h)) != NULL) {
-        rc = hdr_add(&all, h->name, strlen(h->name), h->value, strlen(h->value),
-                     HDR_LOWER);
-        if (rc != 0)
-            break;
-    }
-    if (rc == 0)
-        rc = filter_fields(&all, &out);
-    if (rc == 0) {
-        u->final_seen = true;
-        timer_stop(u->head_timer);
-        call_on_head(u, status, &out, true);
-    }
-    hdr_list_free(&all);
-    hdr_list_free(&out);
-    return rc;
+    hdr_remove_hop_by_hop(&u->block);
+    u->final_seen = true;
+    timer_stop(u->head_timer);
+    call_on_head(u, status, &u->block, true);
+    hdr_list_free(&u->block);
 }
 
 /* At the blank line ending a head. Returns 0 or a PTTH_E* code (the
@@ -292,8 +243,6 @@ static int
 end_of_head(struct upstream *u)
 {
     long code = 0;
-    struct hdr_list out;
-    int rc;
 
     if (curl_easy_getinfo(u->e, CURLINFO_RESPONSE_CODE, &code) != CURLE_OK)
         code = 0;
@@ -313,22 +262,13 @@ end_of_head(struct upstream *u)
         return PTTH_EPROTO;
     }
     if (code >= 200) {
-        rc = report_final(u, (int)code);
-        if (rc != 0)
-            finish(u, PTTH_EIO,
-                   xasprintf("upstream %s: response head too large", u->name));
-        return rc;
+        report_final(u, (int)code);
+        return 0;
     }
-    hdr_list_init(&out);
-    rc = filter_fields(&u->block, &out);
+    hdr_remove_hop_by_hop(&u->block);
+    call_on_head(u, (int)code, &u->block, false);
     hdr_list_free(&u->block);
-    if (rc == 0)
-        call_on_head(u, (int)code, &out, false);
-    else
-        finish(u, PTTH_EIO,
-               xasprintf("upstream %s: interim head too large", u->name));
-    hdr_list_free(&out);
-    return rc;
+    return 0;
 }
 
 static size_t
@@ -530,15 +470,12 @@ ev_run(void *arg)
         u->added = false;
     }
     if (u->rc == 0 && u->trailers.n > 0 && u->cb.on_trailers != NULL) {
-        struct hdr_list t;
-
-        hdr_list_init(&t);
-        if (filter_fields(&u->trailers, &t) == 0 && t.n > 0) {
+        hdr_remove_hop_by_hop(&u->trailers);
+        if (u->trailers.n > 0) {
             u->cb_depth++;
-            u->cb.on_trailers(u->arg, &t);
+            u->cb.on_trailers(u->arg, &u->trailers);
             u->cb_depth--;
         }
-        hdr_list_free(&t);
         if (u->cancelled) {
             destroy(u);
             return;
@@ -714,7 +651,32 @@ build_headers(const struct upstream_target *t, const struct upstream_req *r,
         }                                                                      \
     } while (0)
 
-/* Configures u->e. Returns NULL or the reason it failed (caller frees). */
+/* The options every request shares, set once on a new handle: a pooled
+ * handle keeps them (curlm_easy_put does not reset). */
+static char *
+setup_handle(struct upstream *u)
+{
+    char *err = NULL;
+
+    SETOPT(u, CURLOPT_BUFFERSIZE, UPSTREAM_RECV_BUFFER);
+    SETOPT(u, CURLOPT_PATH_AS_IS, 1L);
+    SETOPT(u, CURLOPT_PROXY, "");
+    SETOPT(u, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    SETOPT(u, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+    SETOPT(u, CURLOPT_FOLLOWLOCATION, 0L);
+    SETOPT(u, CURLOPT_NOSIGNAL, 1L);
+    SETOPT(u, CURLOPT_TCP_NODELAY, 1L);
+    SETOPT(u, CURLOPT_SOCKOPTFUNCTION, sockopt_cb);
+    SETOPT(u, CURLOPT_HEADERFUNCTION, header_cb);
+    SETOPT(u, CURLOPT_WRITEFUNCTION, write_cb);
+    SETOPT(u, CURLOPT_READFUNCTION, read_cb);
+fail:
+    return err;
+}
+
+/* Sets every option that varies per request, including those a previous
+ * user of a pooled handle may have changed. Returns NULL or the reason it
+ * failed (caller frees). */
 static char *
 setup(struct upstream *u, const struct upstream_target *t,
       const struct upstream_req *r)
@@ -737,41 +699,36 @@ setup(struct upstream *u, const struct upstream_target *t,
         return xasprintf("upstream %s: %s", u->name, why);
     while (plen > 0 && prefix[plen - 1] == '/')
         plen--;
-    target = strcmp(r->path, "*") == 0
-                 ? xstrdup("*")
-                 : xasprintf("%.*s%s", (int)plen, prefix, r->path);
+    if (strcmp(r->path, "*") == 0)
+        target = xstrdup("*");
+    else if (plen == 0)
+        target = NULL; /* r->path as it is */
+    else
+        target = xasprintf("%.*s%s", (int)plen, prefix, r->path);
+
     hp = host_port(host, t->port, -1);
     url = xasprintf("%s://%s/", t->scheme != NULL ? t->scheme : "http", hp);
     free(hp);
 
     SETOPT(u, CURLOPT_URL, url);
-    SETOPT(u, CURLOPT_REQUEST_TARGET, target);
-    SETOPT(u, CURLOPT_PATH_AS_IS, 1L);
-    if (t->unix_path != NULL)
-        SETOPT(u, CURLOPT_UNIX_SOCKET_PATH, t->unix_path);
-    SETOPT(u, CURLOPT_PROXY, "");
-    SETOPT(u, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-    SETOPT(u, CURLOPT_HTTP_CONTENT_DECODING, 0L);
-    SETOPT(u, CURLOPT_FOLLOWLOCATION, 0L);
-    SETOPT(u, CURLOPT_NOSIGNAL, 1L);
-    SETOPT(u, CURLOPT_TCP_NODELAY, 1L);
-    SETOPT(u, CURLOPT_SOCKOPTFUNCTION, sockopt_cb);
+    SETOPT(u, CURLOPT_UNIX_SOCKET_PATH, t->unix_path);
+    SETOPT(u, CURLOPT_CONNECTTIMEOUT_MS,
+           (long)(t->timeout_ms > 0x7fffffff ? 0x7fffffff : t->timeout_ms));
+    SETOPT(u, CURLOPT_REQUEST_TARGET, target != NULL ? target : r->path);
     SETOPT(u, CURLOPT_ERRORBUFFER, u->errbuf);
     SETOPT(u, CURLOPT_HTTPHEADER, u->hdrs);
-    SETOPT(u, CURLOPT_HEADERFUNCTION, header_cb);
     SETOPT(u, CURLOPT_HEADERDATA, u);
-    SETOPT(u, CURLOPT_WRITEFUNCTION, write_cb);
     SETOPT(u, CURLOPT_WRITEDATA, u);
-    if (t->timeout_ms > 0)
-        SETOPT(u, CURLOPT_CONNECTTIMEOUT_MS,
-               (long)(t->timeout_ms > 0x7fffffff ? 0x7fffffff : t->timeout_ms));
+    SETOPT(u, CURLOPT_READDATA, u);
+    /* GET without a body, then what this request differs in. */
+    SETOPT(u, CURLOPT_HTTPGET, 1L);
+    SETOPT(u, CURLOPT_CUSTOMREQUEST, (char *)NULL);
+    SETOPT(u, CURLOPT_INFILESIZE_LARGE, (curl_off_t)-1);
     if (head) {
         SETOPT(u, CURLOPT_NOBODY, 1L); /* CUSTOMREQUEST would wait */
     } else if (u->body) {
         SETOPT(u, CURLOPT_UPLOAD, 1L);
         SETOPT(u, CURLOPT_CUSTOMREQUEST, r->method);
-        SETOPT(u, CURLOPT_READFUNCTION, read_cb);
-        SETOPT(u, CURLOPT_READDATA, u);
         if (r->content_length >= 0)
             SETOPT(u, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->content_length);
     } else if (strcmp(r->method, "GET") != 0) {
@@ -790,6 +747,7 @@ upstream_start(struct curlm *m, const struct upstream_target *t,
 {
     struct upstream *u = xcalloc(1, sizeof(*u));
     char *err = NULL;
+    bool fresh = false;
 
     u->m = m;
     u->loop = curlm_loop(m);
@@ -807,10 +765,12 @@ upstream_start(struct curlm *m, const struct upstream_target *t,
     hdr_list_init(&u->block);
     hdr_list_init(&u->trailers);
     u->head_timer = timer_new(u->loop, head_timeout_cb, u);
-    u->e = curlm_easy_get(m);
+    u->e = curlm_easy_get(m, &fresh);
     if (u->e == NULL)
         err = xasprintf("upstream %s: cannot create a libcurl handle", u->name);
-    else
+    else if (fresh)
+        err = setup_handle(u);
+    if (err == NULL && u->e != NULL)
         err = setup(u, t, r);
     if (err == NULL) {
         if (curlm_add(m, u->e, xfer_done_cb, u) != 0)
