@@ -1156,7 +1156,7 @@ static void
 link_on_readable(void *arg)
 {
     struct link *lk = arg;
-    uint8_t tmp[IO_CHUNK];
+    uint8_t tmp[CONN_READ_CHUNK];
 
     while (!lk->dead) {
         long n = conn_read(lk->conn, tmp, sizeof(tmp));

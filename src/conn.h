@@ -17,6 +17,8 @@ struct tls_ctx;
 
 /* Producers keep conn_out_len below this and wait for on_drain. */
 #define CONN_OUT_HIGH (256u * 1024u)
+/* Bytes asked for per read on a multiplexed (HTTP/2) connection. */
+#define CONN_READ_CHUNK (128u * 1024u)
 
 struct conn_cbs {
     /* The transport is ready (TLS handshake done). */

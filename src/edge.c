@@ -1025,7 +1025,7 @@ static void
 worker_on_readable(void *arg)
 {
     struct worker *w = arg;
-    uint8_t buf[16384];
+    uint8_t buf[CONN_READ_CHUNK];
     size_t total = 0;
 
     while (!w->dead) {
@@ -2150,7 +2150,7 @@ client_on_readable(void *arg)
             break;
         }
         if (cl->mode == CM_H2) {
-            uint8_t buf[16384];
+            uint8_t buf[CONN_READ_CHUNK];
             n = conn_read(cl->conn, buf, sizeof(buf));
             if (n > 0)
                 total += (size_t)n;

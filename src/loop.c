@@ -9,8 +9,15 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#ifdef __linux__
+#include <sys/epoll.h>
+#define LOOP_EPOLL 1
+#endif
 
 #include <uv.h>
 
@@ -25,14 +32,37 @@ struct loop {
                        * loop polls with a zero timeout and stays alive */
     struct deferred *dq_head, *dq_tail;
     size_t dq_len;
+#ifdef LOOP_EPOLL
+    /* fd watches live in an epoll set of our own, itself polled by libuv:
+     * changing what a watch waits for is then one epoll_ctl(MOD), where
+     * uv_poll_start costs a DEL now and an ADD at the next poll. */
+    int epfd;
+    uv_poll_t ep;             /* active while narmed > 0 */
+    size_t narmed;            /* watches waiting for something */
+    int dispatching;          /* > 0 inside ep_cb's callbacks */
+    struct io_watch *watches; /* every live watch, for loop_free */
+    struct io_watch *dead;    /* freed during a dispatch: free after it */
+#endif
 };
 
+#ifdef LOOP_EPOLL
+struct io_watch {
+    struct loop *l;
+    int fd;
+    io_cb *cb;
+    void *arg;
+    int events; /* IO_READ|IO_WRITE being polled for */
+    bool freed;
+    struct io_watch *prev, *next; /* l->watches, or l->dead once freed */
+};
+#else
 struct io_watch {
     uv_poll_t h;
     io_cb *cb;
     void *arg;
     int events; /* IO_READ|IO_WRITE being polled for */
 };
+#endif
 
 struct timer {
     uv_timer_t h;
@@ -165,6 +195,23 @@ loop_new(void)
     uv_unref((uv_handle_t *)&l->check);
     uv_idle_init(&l->uv, &l->idle);
     l->idle.data = l;
+#ifdef LOOP_EPOLL
+    l->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (l->epfd < 0 || (rc = uv_poll_init(&l->uv, &l->ep, l->epfd)) != 0) {
+        int e = l->epfd < 0 ? errno : -rc;
+
+        if (l->epfd >= 0)
+            close(l->epfd);
+        uv_close((uv_handle_t *)&l->check, NULL);
+        uv_close((uv_handle_t *)&l->idle, NULL);
+        uv_run(&l->uv, UV_RUN_DEFAULT);
+        (void)uv_loop_close(&l->uv);
+        free(l);
+        errno = e;
+        return NULL;
+    }
+    l->ep.data = l;
+#endif
     return l;
 }
 
@@ -176,6 +223,10 @@ close_walk_cb(uv_handle_t *h, void *arg)
     if (uv_is_closing(h) || h == (uv_handle_t *)&l->check ||
         h == (uv_handle_t *)&l->idle)
         return;
+#ifdef LOOP_EPOLL
+    if (h == (uv_handle_t *)&l->ep)
+        return;
+#endif
     uv_close(h, free_close_cb);
 }
 
@@ -190,6 +241,11 @@ loop_free(struct loop *l)
         drain(l);
     uv_close((uv_handle_t *)&l->check, NULL);
     uv_close((uv_handle_t *)&l->idle, NULL);
+#ifdef LOOP_EPOLL
+    while (l->watches != NULL)
+        io_watch_free(l->watches);
+    uv_close((uv_handle_t *)&l->ep, NULL);
+#endif
     uv_walk(&l->uv, close_walk_cb, l);
     /* A loop_stop from clean-up code leaves the stop flag set and makes the
      * first run return at once; run until the closes are through. */
@@ -198,6 +254,9 @@ loop_free(struct loop *l)
     rc = uv_loop_close(&l->uv);
     assert(rc == 0);
     (void)rc;
+#ifdef LOOP_EPOLL
+    close(l->epfd);
+#endif
     free(l);
 }
 
@@ -227,6 +286,156 @@ loop_library_version(void)
 }
 
 /* ---- fd watchers ---- */
+
+#ifdef LOOP_EPOLL
+
+static void ep_cb(uv_poll_t *h, int status, int uvev);
+
+static void
+armed_delta(struct loop *l, int before, int after)
+{
+    if (before == 0 && after != 0 && l->narmed++ == 0)
+        uv_poll_start(&l->ep, UV_READABLE, ep_cb);
+    else if (before != 0 && after == 0 && --l->narmed == 0)
+        uv_poll_stop(&l->ep);
+}
+
+/* A disarmed watch stays in the set edge-triggered with no events: only
+ * an error or hangup wakes it, once, and dispatch ignores that. */
+static int
+ep_mod(struct io_watch *w, int op, int events)
+{
+    struct epoll_event ev;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.events = events == 0 ? EPOLLET : 0;
+    if (events & IO_READ)
+        ev.events |= EPOLLIN;
+    if (events & IO_WRITE)
+        ev.events |= EPOLLOUT;
+    ev.data.ptr = w;
+    return epoll_ctl(w->l->epfd, op, w->fd, &ev);
+}
+
+static void
+ep_cb(uv_poll_t *h, int status, int uvev)
+{
+    struct loop *l = h->data;
+    struct epoll_event evs[256];
+    int i, n;
+
+    (void)status;
+    (void)uvev;
+    do {
+        n = epoll_wait(l->epfd, evs, (int)PTTH_ARRAY_LEN(evs), 0);
+    } while (n < 0 && errno == EINTR);
+    l->dispatching++;
+    for (i = 0; i < n; i++) {
+        struct io_watch *w = evs[i].data.ptr;
+        uint32_t e = evs[i].events;
+        int ev = 0;
+
+        if (w->freed || w->events == 0)
+            continue;
+        if (e & EPOLLERR) {
+            /* As libuv does: report what was asked for, and stop. */
+            ev = IO_ERROR | w->events;
+            io_watch_set(w, 0);
+        } else {
+            if (e & EPOLLIN)
+                ev |= IO_READ;
+            if (e & EPOLLOUT)
+                ev |= IO_WRITE;
+            if (e & EPOLLHUP)
+                ev |= w->events;
+            ev &= w->events;
+            if (ev == 0)
+                continue;
+        }
+        w->cb(w->arg, ev); /* may free w or others: see io_watch_free */
+    }
+    if (--l->dispatching == 0) {
+        while (l->dead != NULL) {
+            struct io_watch *w = l->dead;
+            l->dead = w->next;
+            free(w);
+        }
+    }
+}
+
+struct io_watch *
+io_watch_new(struct loop *l, int fd, io_cb *cb, void *arg)
+{
+    struct io_watch *w;
+    int fl = fcntl(fd, F_GETFL);
+
+    if (fl < 0 ||
+        (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0))
+        return NULL;
+    w = xcalloc(1, sizeof(*w));
+    w->l = l;
+    w->fd = fd;
+    w->cb = cb;
+    w->arg = arg;
+    if (ep_mod(w, EPOLL_CTL_ADD, 0) != 0) { /* EEXIST, EPERM, EBADF */
+        int e = errno;
+        free(w);
+        errno = e;
+        return NULL;
+    }
+    w->next = l->watches;
+    if (l->watches != NULL)
+        l->watches->prev = w;
+    l->watches = w;
+    return w;
+}
+
+void
+io_watch_set(struct io_watch *w, int events)
+{
+    events &= IO_READ | IO_WRITE;
+    if (events == w->events || w->freed)
+        return;
+    if (ep_mod(w, EPOLL_CTL_MOD, events) != 0)
+        return; /* only if the owner closed the fd too early */
+    armed_delta(w->l, w->events, events);
+    w->events = events;
+}
+
+int
+io_watch_events(const struct io_watch *w)
+{
+    return w->events;
+}
+
+void
+io_watch_free(struct io_watch *w)
+{
+    struct loop *l;
+
+    if (w == NULL)
+        return;
+    l = w->l;
+    armed_delta(l, w->events, 0);
+    w->events = 0;
+    w->freed = true;
+    (void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+    if (w->prev != NULL)
+        w->prev->next = w->next;
+    else
+        l->watches = w->next;
+    if (w->next != NULL)
+        w->next->prev = w->prev;
+    w->prev = NULL;
+    if (l->dispatching > 0) { /* a collected event may still name it */
+        w->next = l->dead;
+        l->dead = w;
+    } else {
+        free(w);
+    }
+}
+
+#else /* !LOOP_EPOLL: one uv_poll per watch */
 
 static void
 poll_cb(uv_poll_t *h, int status, int uvev)
@@ -301,6 +510,8 @@ io_watch_free(struct io_watch *w)
     w->events = 0;
     uv_close((uv_handle_t *)&w->h, free_close_cb); /* stops the poll now */
 }
+
+#endif /* LOOP_EPOLL */
 
 /* ---- timers ---- */
 

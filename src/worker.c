@@ -921,7 +921,7 @@ wk_on_readable(void *arg)
     size_t total = 0;
 
     while (w->state == WK_HANDSHAKE || w->state == WK_UP) {
-        uint8_t tmp[16384];
+        uint8_t tmp[CONN_READ_CHUNK];
         long n;
 
         if (w->state == WK_HANDSHAKE) {
