@@ -264,6 +264,51 @@ bufq_peek(const struct bufq *q, const uint8_t **p, size_t *n)
 }
 
 int
+bufq_move(struct bufq *dst, struct bufq *src, size_t n)
+{
+    assert(n <= src->len);
+    if (n > bufq_space(dst))
+        return PTTH_ELIMIT;
+    while (n > 0) {
+        struct bufq_chunk *c = src->head;
+        size_t k = c->w - c->r;
+
+        if (k <= n && src->chunk_size == dst->chunk_size) {
+            /* Relink the whole chunk: no copy. */
+            if (dst->len == 0 && dst->head != NULL) {
+                /* dst's emptied, rewound chunk cannot stay at the head. */
+                struct bufq_chunk *e = dst->head;
+
+                dst->head = dst->tail = NULL;
+                if (dst->spare == NULL)
+                    dst->spare = e;
+                else
+                    chunk_put(e, dst->chunk_size);
+            }
+            src->head = c->next;
+            if (src->head == NULL)
+                src->tail = NULL;
+            src->len -= k;
+            c->next = NULL;
+            if (dst->tail != NULL)
+                dst->tail->next = c;
+            else
+                dst->head = c;
+            dst->tail = c;
+            dst->len += k;
+            n -= k;
+            continue;
+        }
+        if (k > n)
+            k = n;
+        bufq_write_some(dst, c->data + c->r, k);
+        bufq_consume(src, k);
+        n -= k;
+    }
+    return 0;
+}
+
+int
 bufq_peekv(const struct bufq *q, struct iovec *iov, int max)
 {
     const struct bufq_chunk *c;

@@ -78,6 +78,10 @@ size_t bufq_write_some(struct bufq *q, const void *p, size_t n);
 /* Sets *p and *n to the first contiguous run of queued bytes. Returns false
  * (and NULL/0) when empty. */
 bool bufq_peek(const struct bufq *q, const uint8_t **p, size_t *n);
+/* Moves the first |n| <= bufq_len(src) bytes of src to the end of dst,
+ * relinking whole chunks where the chunk sizes match (no copy). Returns 0,
+ * or PTTH_ELIMIT when dst's cap would be passed (nothing moved). */
+int bufq_move(struct bufq *dst, struct bufq *src, size_t n);
 /* Fills up to |max| iovecs with the queued runs, front first, for a
  * gathering write; returns how many were filled (0 when empty). Valid
  * until the next consume/read/shrink/free. */

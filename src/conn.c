@@ -342,6 +342,20 @@ conn_write(struct conn *c, const void *p, size_t n)
     return 0;
 }
 
+int
+conn_write_from(struct conn *c, struct bufq *q, size_t n)
+{
+    if (c->state == CONN_DEAD || c->state == CONN_FAILED)
+        return PTTH_EIO;
+    if (bufq_move(&c->out, q, n) != 0)
+        return PTTH_ELIMIT;
+    if (bufq_len(&c->out) > CONN_OUT_HIGH / 2)
+        c->above_low = true;
+    if (c->state == CONN_OPEN)
+        loop_defer(c->loop, &c->d_flush);
+    return 0;
+}
+
 size_t
 conn_out_len(const struct conn *c)
 {

@@ -11,6 +11,7 @@
 
 #include "xport.h"
 
+struct bufq;
 struct conn;
 struct loop;
 struct tls_ctx;
@@ -68,6 +69,9 @@ void conn_pause_read(struct conn *c, bool paused);
 /* Queues n bytes (copied) and schedules a flush. Returns 0, or
  * PTTH_ELIMIT if the hard cap (CONN_OUT_HIGH * 16) would be passed. */
 int conn_write(struct conn *c, const void *p, size_t n);
+/* Moves |n| <= bufq_len(q) bytes of q to the output queue (conn_write
+ * without a copy where chunks can be relinked). Returns as conn_write. */
+int conn_write_from(struct conn *c, struct bufq *q, size_t n);
 size_t conn_out_len(const struct conn *c);
 /* After everything queued is written: TLS close_notify and/or a TCP
  * half-close. Reads may go on. */

@@ -584,8 +584,9 @@ up_body_read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len,
     (void)ud;
     if (x == NULL)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-    n = h2_read_queue(s, sid, &x->req, x->req_eof, NULL, &x->req_deferred, buf,
-                      len, flags);
+    (void)buf;
+    n = h2_read_queue(s, sid, &x->req, x->req_eof, NULL, &x->req_deferred, len,
+                      flags);
     if (n < 0)
         return n;
     /* The response-head timeout counts from the end of the request. */
@@ -600,6 +601,20 @@ up_body_read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len,
         }
     }
     return (ssize_t)n;
+}
+
+static int
+up_send_data_cb(nghttp2_session *s, nghttp2_frame *frame,
+                const uint8_t *framehd, size_t length, nghttp2_data_source *src,
+                void *ud)
+{
+    struct xfer *x = src->ptr;
+    struct worker *w = ud;
+
+    (void)s;
+    if (x == NULL)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    return h2_send_queued(w->conn, frame, framehd, &x->req, length);
 }
 
 /* More request body (or its end) is available for the worker stream. */
@@ -1206,19 +1221,18 @@ xfer_pump_h1(struct xfer *x, struct client *cl)
         h1_write_head(x, cl);
     while (conn_out_len(cl->conn) < CONN_OUT_HIGH &&
            bufq_peek(&x->resp, &p, &n)) {
+        x->bytes += n;
         if (x->head_method) {
-            /* no body goes to a HEAD request */
+            bufq_consume(&x->resp, n); /* no body goes to a HEAD request */
         } else if (x->chunked) {
             char hd[20];
             size_t hl = h1_chunk_header(hd, n);
             conn_write(cl->conn, hd, hl);
-            conn_write(cl->conn, p, n);
+            conn_write_from(cl->conn, &x->resp, n);
             conn_write(cl->conn, "\r\n", 2);
         } else {
-            conn_write(cl->conn, p, n);
+            conn_write_from(cl->conn, &x->resp, n);
         }
-        x->bytes += n;
-        bufq_consume(&x->resp, n);
         if (x->w != NULL && x->up_sid > 0) {
             nghttp2_session_consume(x->w->h2, x->up_sid, n);
             worker_send(x->w);
@@ -1269,8 +1283,9 @@ down_body_read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len,
     (void)ud;
     if (x == NULL)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    (void)buf;
     n = h2_read_queue(s, sid, &x->resp, x->resp_eof, &x->trailers,
-                      &x->resp_deferred, buf, len, flags);
+                      &x->resp_deferred, len, flags);
     if (n <= 0)
         return n;
     x->bytes += (size_t)n;
@@ -1279,6 +1294,20 @@ down_body_read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len,
         worker_send(x->w);
     }
     return n;
+}
+
+static int
+down_send_data_cb(nghttp2_session *s, nghttp2_frame *frame,
+                  const uint8_t *framehd, size_t length,
+                  nghttp2_data_source *src, void *ud)
+{
+    struct xfer *x = src->ptr;
+    struct client *cl = ud;
+
+    (void)s;
+    if (x == NULL)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    return h2_send_queued(cl->conn, frame, framehd, &x->resp, length);
 }
 
 static void
@@ -1329,9 +1358,8 @@ tunnel_pump_h1(struct xfer *x, struct client *cl)
     }
     while (conn_out_len(cl->conn) < CONN_OUT_HIGH &&
            bufq_peek(&x->resp, &p, &n)) {
-        conn_write(cl->conn, p, n);
+        conn_write_from(cl->conn, &x->resp, n);
         x->bytes += n;
-        bufq_consume(&x->resp, n);
         if (x->w != NULL && x->up_sid > 0) {
             nghttp2_session_consume(x->w->h2, x->up_sid, n);
             worker_send(x->w);
@@ -2331,6 +2359,7 @@ set_callbacks(struct edge *e)
         c, up_begin_headers_cb);
     nghttp2_session_callbacks_set_on_header_callback(c, up_header_cb);
     nghttp2_session_callbacks_set_on_frame_recv_callback(c, up_frame_recv_cb);
+    nghttp2_session_callbacks_set_send_data_callback(c, up_send_data_cb);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(c,
                                                               up_data_chunk_cb);
     nghttp2_session_callbacks_set_on_stream_close_callback(c,
@@ -2342,6 +2371,7 @@ set_callbacks(struct edge *e)
         c, down_begin_headers_cb);
     nghttp2_session_callbacks_set_on_header_callback(c, down_header_cb);
     nghttp2_session_callbacks_set_on_frame_recv_callback(c, down_frame_recv_cb);
+    nghttp2_session_callbacks_set_send_data_callback(c, down_send_data_cb);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
         c, down_data_chunk_cb);
     nghttp2_session_callbacks_set_on_stream_close_callback(

@@ -131,16 +131,18 @@ h2_nv_response(int status, const struct hdr_list *l, char *status_buf,
 
 ssize_t
 h2_read_queue(nghttp2_session *s, int32_t sid, struct bufq *q, bool eof,
-              const struct hdr_list *trailers, bool *waiting, uint8_t *buf,
-              size_t len, uint32_t *flags)
+              const struct hdr_list *trailers, bool *waiting, size_t len,
+              uint32_t *flags)
 {
-    size_t n = bufq_read(q, buf, len);
+    size_t n = bufq_len(q) < len ? bufq_len(q) : len;
 
     if (n == 0 && !eof) {
         *waiting = true;
         return NGHTTP2_ERR_DEFERRED;
     }
-    if (eof && bufq_len(q) == 0) {
+    if (n > 0)
+        *flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+    if (eof && n == bufq_len(q)) {
         *flags |= NGHTTP2_DATA_FLAG_EOF;
         if (trailers != NULL && trailers->n > 0) {
             *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
@@ -148,6 +150,18 @@ h2_read_queue(nghttp2_session *s, int32_t sid, struct bufq *q, bool eof,
         }
     }
     return (ssize_t)n;
+}
+
+int
+h2_send_queued(struct conn *c, const nghttp2_frame *frame,
+               const uint8_t *framehd, struct bufq *q, size_t length)
+{
+    /* Padding is never asked for (no select_padding_callback). */
+    if (frame->data.padlen != 0 || length > bufq_len(q))
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    if (conn_write(c, framehd, 9) != 0 || conn_write_from(c, q, length) != 0)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    return 0;
 }
 
 int

@@ -52,15 +52,24 @@ nghttp2_nv *h2_nv_response(int status, const struct hdr_list *l,
  * END_STREAM). Returns nghttp2's code. */
 int h2_submit_trailers(nghttp2_session *s, int32_t sid,
                        const struct hdr_list *l);
-/* The body of a data provider reading a capped queue: copies up to len
- * bytes of q into buf and returns the count, or NGHTTP2_ERR_DEFERRED (and
- * sets *waiting; resume the stream when bytes come) while q is empty and
- * eof is false. Once eof and q is drained it sets NGHTTP2_DATA_FLAG_EOF in
- * *flags and, if trailers has fields, submits them on (s, sid) instead of
- * ending the stream with the DATA. */
+/* The body of a data provider reading a capped queue, without copying:
+ * returns how many bytes (up to len) of q the next DATA frame carries and
+ * sets NGHTTP2_DATA_FLAG_NO_COPY, so nghttp2 calls the session's
+ * send_data_callback, which must call h2_send_queued with the same q; or
+ * returns NGHTTP2_ERR_DEFERRED (and sets *waiting; resume the stream when
+ * bytes come) while q is empty and eof is false. Once eof and the frame
+ * takes the rest of q it sets NGHTTP2_DATA_FLAG_EOF in *flags and, if
+ * trailers has fields, submits them on (s, sid) instead of ending the
+ * stream with the DATA. */
 ssize_t h2_read_queue(nghttp2_session *s, int32_t sid, struct bufq *q, bool eof,
                       const struct hdr_list *trailers, bool *waiting,
-                      uint8_t *buf, size_t len, uint32_t *flags);
+                      size_t len, uint32_t *flags);
+/* The send_data_callback's work for a frame h2_read_queue sized: queues
+ * the 9-byte frame header and moves |length| bytes of q into c's output
+ * (whole chunks are relinked, not copied). Returns 0, or an nghttp2 error
+ * code for the callback to return. */
+int h2_send_queued(struct conn *c, const nghttp2_frame *frame,
+                   const uint8_t *framehd, struct bufq *q, size_t length);
 /* Makes an nv entry from C strings (nghttp2 copies them). */
 nghttp2_nv h2_nv(const char *name, const char *value);
 

@@ -203,8 +203,9 @@ wk_body_read_cb(nghttp2_session *session, int32_t sid, uint8_t *buf, size_t len,
     ssize_t n;
 
     (void)ud;
+    (void)buf;
     n = h2_read_queue(session, sid, &s->resp, s->resp_eof, &s->trailers,
-                      &s->deferred, buf, len, flags);
+                      &s->deferred, len, flags);
     /* Room again: let the source that filled the queue go on. */
     if (n > 0 && s->up_paused && s->up != NULL) {
         s->up_paused = false;
@@ -215,6 +216,18 @@ wk_body_read_cb(nghttp2_session *session, int32_t sid, uint8_t *buf, size_t len,
         conn_pause_read(s->local, false);
     }
     return n;
+}
+
+static int
+wk_send_data_cb(nghttp2_session *session, nghttp2_frame *frame,
+                const uint8_t *framehd, size_t length, nghttp2_data_source *src,
+                void *ud)
+{
+    struct wstream *s = src->ptr;
+    struct wk *w = ud;
+
+    (void)session;
+    return h2_send_queued(w->conn, frame, framehd, &s->resp, length);
 }
 
 static void
@@ -1111,6 +1124,7 @@ set_callbacks(struct wk *w)
         c, on_begin_headers_cb);
     nghttp2_session_callbacks_set_on_header_callback(c, on_header_cb);
     nghttp2_session_callbacks_set_on_frame_recv_callback(c, on_frame_recv_cb);
+    nghttp2_session_callbacks_set_send_data_callback(c, wk_send_data_cb);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(c,
                                                               on_data_chunk_cb);
     nghttp2_session_callbacks_set_on_stream_close_callback(c,
