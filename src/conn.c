@@ -345,10 +345,14 @@ conn_write(struct conn *c, const void *p, size_t n)
 int
 conn_write_from(struct conn *c, struct bufq *q, size_t n)
 {
-    if (c->state == CONN_DEAD || c->state == CONN_FAILED)
+    if (c->state == CONN_DEAD || c->state == CONN_FAILED) {
+        bufq_consume(q, n); /* nobody will send them */
         return PTTH_EIO;
-    if (bufq_move(&c->out, q, n) != 0)
+    }
+    if (bufq_move(&c->out, q, n) != 0) {
+        bufq_consume(q, n);
         return PTTH_ELIMIT;
+    }
     if (bufq_len(&c->out) > CONN_OUT_HIGH / 2)
         c->above_low = true;
     if (c->state == CONN_OPEN)

@@ -70,7 +70,8 @@ void conn_pause_read(struct conn *c, bool paused);
  * PTTH_ELIMIT if the hard cap (CONN_OUT_HIGH * 16) would be passed. */
 int conn_write(struct conn *c, const void *p, size_t n);
 /* Moves |n| <= bufq_len(q) bytes of q to the output queue (conn_write
- * without a copy where chunks can be relinked). Returns as conn_write. */
+ * without a copy where chunks can be relinked). The bytes leave q even
+ * when this fails (they are dropped then). Returns as conn_write. */
 int conn_write_from(struct conn *c, struct bufq *q, size_t n);
 size_t conn_out_len(const struct conn *c);
 /* After everything queued is written: TLS close_notify and/or a TCP

@@ -52,9 +52,10 @@ const char *loop_library_version(void);
 typedef void io_cb(void *arg, int events);
 
 /* Returns a stopped watch on |fd| (borrowed: never closed here) or NULL
- * with errno set: EEXIST when another watch on |fd| is active (libuv allows
- * only one active poll per fd), EPERM/EBADF when |fd| cannot be polled.
- * Makes |fd| non-blocking. Never calls back. */
+ * with errno set: EEXIST when another watch on |fd| exists (on Linux; with
+ * libuv's polls elsewhere, when another one is active), EPERM/EBADF when
+ * |fd| cannot be polled. Makes |fd| non-blocking (even when it fails).
+ * Never calls back. */
 struct io_watch *io_watch_new(struct loop *l, int fd, io_cb *cb, void *arg);
 /* Polls for IO_READ|IO_WRITE (0 stops); no system call when unchanged.
  * Never calls back. */

@@ -658,7 +658,6 @@ setup_handle(struct upstream *u)
 {
     char *err = NULL;
 
-    SETOPT(u, CURLOPT_BUFFERSIZE, UPSTREAM_RECV_BUFFER);
     SETOPT(u, CURLOPT_PATH_AS_IS, 1L);
     SETOPT(u, CURLOPT_PROXY, "");
     SETOPT(u, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);

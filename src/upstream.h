@@ -32,9 +32,6 @@ struct upstream;
 /* Request-body bytes queued per request (a matching HTTP/2 stream window
  * never makes upstream_write_body refuse bytes). */
 #define UPSTREAM_REQ_QUEUE_MAX (256u * 1024u)
-/* libcurl's receive buffer per handle (its default is 16 KiB): bigger
- * reads from the upstream, fewer write callbacks. */
-#define UPSTREAM_RECV_BUFFER (64L * 1024L)
 
 /* Where requests go. Strings are copied by upstream_start. */
 struct upstream_target {

@@ -8,10 +8,14 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "loop.h"
@@ -337,6 +341,714 @@ test_io_free_in_callback(void)
     close(sv[0]);
     close(sv[1]);
     timer_free(t);
+}
+
+/* ---- fd watches: many at once, set transitions, frees in dispatch ---- */
+
+/* Runs the loop with no watchdog timer (a timer would keep it alive):
+ * for checking that loop_run returns by itself. SIGALRM bails out (the
+ * tap.h handler) if it does not. Returns the milliseconds it took. */
+static uint64_t
+run_alone(void)
+{
+    unsigned prev = alarm(10);
+    uint64_t t0 = mono_ms();
+
+    loop_run(L);
+    t0 = mono_ms() - t0;
+    alarm(prev > 0 ? prev : 60);
+    return t0;
+}
+
+static double
+cpu_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* kind = idx % 4: 0 READ with data queued, 1 WRITE, 2 READ|WRITE with data
+ * queued, 3 READ with nothing to read (must never be called). */
+struct many {
+    int idx, kind, sv[2], calls, ev, want_ev, nread;
+    unsigned char buf[64];
+    struct io_watch *w;
+};
+
+static int many_left;
+
+static void
+many_cb(void *arg, int ev)
+{
+    struct many *m = arg;
+    unsigned char tag = (unsigned char)m->idx;
+
+    m->calls++;
+    m->ev = ev;
+    if (ev & IO_READ)
+        m->nread = (int)read(m->sv[0], m->buf, sizeof(m->buf));
+    if ((ev & IO_WRITE) && write(m->sv[0], &tag, 1) != 1)
+        m->nread = -100;
+    io_watch_set(m->w, 0);
+    if (--many_left == 0)
+        loop_stop(L);
+}
+
+static void
+test_io_many(int n)
+{
+    struct many *m = xcalloc((size_t)n, sizeof(*m));
+    struct rlimit rl;
+    int i, j, bad_calls = 0, bad_read = 0, bad_write = 0, bad_idle = 0;
+    bool ran;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < (rlim_t)(2 * n + 64)) {
+        skip(5, "not enough file descriptors");
+        free(m);
+        return;
+    }
+    many_left = 0;
+    for (i = 0; i < n; i++) {
+        unsigned char payload[64];
+
+        m[i].idx = i;
+        m[i].kind = i % 4;
+        must_socketpair(m[i].sv);
+        m[i].w = io_watch_new(L, m[i].sv[0], many_cb, &m[i]);
+        if (m[i].w == NULL) {
+            diag("io_watch_new #%d: %s", i, strerror(errno));
+            exit(99);
+        }
+        /* reader i gets 1 + i % 50 bytes, all equal to its index */
+        memset(payload, i & 0xff, sizeof(payload));
+        if (m[i].kind == 0 || m[i].kind == 2) {
+            if (write(m[i].sv[1], payload, 1 + (size_t)(i % 50)) != 1 + i % 50)
+                diag("payload write failed");
+        }
+        switch (m[i].kind) {
+        case 0:
+            m[i].want_ev = IO_READ;
+            break;
+        case 1:
+            m[i].want_ev = IO_WRITE;
+            break;
+        case 2:
+            m[i].want_ev = IO_READ | IO_WRITE;
+            break;
+        default:
+            m[i].want_ev = 0;
+            break;
+        }
+        io_watch_set(m[i].w, m[i].kind == 3 ? IO_READ : m[i].want_ev);
+        if (m[i].kind != 3)
+            many_left++;
+    }
+    ran = run_for(5000);
+    ok(ran && many_left == 0, "io/many(%d): every ready watch called", n);
+    for (i = 0; i < n; i++) {
+        unsigned char tag = 0;
+
+        if (m[i].kind == 3) {
+            bad_idle += m[i].calls != 0;
+        } else {
+            bad_calls += m[i].calls != 1 || m[i].ev != m[i].want_ev;
+        }
+        if (m[i].want_ev & IO_READ) {
+            bool same = m[i].nread == 1 + i % 50;
+            for (j = 0; same && j < m[i].nread; j++)
+                same = m[i].buf[j] == (unsigned char)(i & 0xff);
+            bad_read += !same;
+        }
+        if (m[i].want_ev & IO_WRITE) {
+            bad_write += read(m[i].sv[1], &tag, 1) != 1 ||
+                         tag != (unsigned char)(i & 0xff);
+        }
+    }
+    is_int(bad_calls, 0,
+           "io/many: each watch called once with exactly its events");
+    is_int(bad_read, 0, "io/many: each reader read its own bytes");
+    is_int(bad_write, 0, "io/many: each writer's byte reached its own peer");
+    is_int(bad_idle, 0, "io/many: watches with nothing ready never called");
+    for (i = 0; i < n; i++) {
+        io_watch_free(m[i].w);
+        close(m[i].sv[0]);
+        close(m[i].sv[1]);
+    }
+    free(m);
+}
+
+/* Each step sets the watch, runs, and expects one callback with |want|
+ * (or, for want 0, none within 30 ms). */
+static void
+set_step(struct counter *c, struct timer *t, int events, int want,
+         const char *name)
+{
+    bool ran;
+
+    io_watch_set(c->w, events);
+    c->calls = 0;
+    c->last_ev = 0;
+    if (want == 0)
+        timer_start(t, 30, 0);
+    ran = run_for(2000);
+    timer_stop(t);
+    ok(ran && c->calls == (want != 0) && c->last_ev == want &&
+           io_watch_events(c->w) == (events & (IO_READ | IO_WRITE)),
+       "io/set: %s", name);
+    if (c->calls != (want != 0) || c->last_ev != want)
+        diag("  calls %d, last events %d, want %d", c->calls, c->last_ev, want);
+}
+
+static void
+test_io_set_transitions(void)
+{
+    int sv[2];
+    struct counter c;
+    struct timer *t = timer_new(L, stop_cb, NULL);
+    char buf[16];
+
+    memset(&c, 0, sizeof(c));
+    must_socketpair(sv);
+    c.w = io_watch_new(L, sv[0], count_stop_cb, &c);
+    if (write(sv[1], "data", 4) != 4) /* sv[0]: readable and writable */
+        diag("write failed");
+    set_step(&c, t, IO_READ, IO_READ, "READ sees only READ");
+    set_step(&c, t, IO_READ | IO_WRITE, IO_READ | IO_WRITE,
+             "READ|WRITE sees both");
+    set_step(&c, t, IO_WRITE, IO_WRITE, "WRITE sees only WRITE");
+    set_step(&c, t, 0, 0, "0: no callback although both are ready");
+    set_step(&c, t, IO_WRITE, IO_WRITE, "back to WRITE");
+    set_step(&c, t, IO_READ | IO_WRITE, IO_READ | IO_WRITE,
+             "back to READ|WRITE");
+    set_step(&c, t, IO_READ, IO_READ, "back to READ");
+    set_step(&c, t, 0, 0, "0 again");
+    set_step(&c, t, IO_READ, IO_READ, "0 -> READ");
+    set_step(&c, t, IO_READ | IO_ERROR, IO_READ, "IO_ERROR bit ignored");
+
+    /* several changes between two runs: only the last counts */
+    io_watch_set(c.w, 0);
+    io_watch_set(c.w, IO_READ | IO_WRITE);
+    io_watch_set(c.w, 0);
+    set_step(&c, t, IO_WRITE, IO_WRITE, "changes without a run: last wins");
+    io_watch_set(c.w, 0);
+    set_step(&c, t, IO_READ, IO_READ, "0 and back without a run");
+
+    /* nothing to read any more */
+    if (read(sv[0], buf, sizeof(buf)) != 4)
+        diag("read failed");
+    set_step(&c, t, IO_READ | IO_WRITE, IO_WRITE,
+             "drained: READ|WRITE sees only WRITE");
+    set_step(&c, t, IO_READ, 0, "drained: READ sees nothing");
+    if (write(sv[1], "more", 4) != 4)
+        diag("write failed");
+    c.calls = 0;
+    ok(run_for(2000) && c.calls == 1 && c.last_ev == IO_READ,
+       "io/set: READ armed earlier fires when data arrives");
+    io_watch_free(c.w);
+    close(sv[0]);
+    close(sv[1]);
+    timer_free(t);
+}
+
+/* Eight watches readable at once; the first callback frees the other
+ * seven, closes their fds and puts new watches on (most likely) the same
+ * fd numbers: the events already collected must reach nobody. */
+#define FO_N 8
+
+struct fo {
+    int sv[2], calls, ev;
+    struct io_watch *w;
+};
+
+static struct fo fos[FO_N], fresh[FO_N];
+static int fo_first, fo_reused, fresh_left;
+
+static void
+fresh_cb(void *arg, int ev)
+{
+    struct fo *f = arg;
+
+    f->calls++;
+    f->ev = ev;
+    io_watch_set(f->w, 0);
+    if (--fresh_left == 0)
+        loop_stop(L);
+}
+
+static void
+fo_cb(void *arg, int ev)
+{
+    struct fo *f = arg;
+    int i, j, k = 0;
+
+    f->calls++;
+    f->ev = ev;
+    io_watch_set(f->w, 0);
+    if (fo_first >= 0)
+        return;
+    fo_first = (int)(f - fos);
+    for (i = 0; i < FO_N; i++) {
+        if (i == fo_first)
+            continue;
+        io_watch_free(fos[i].w);
+        fos[i].w = NULL;
+        close(fos[i].sv[0]);
+        close(fos[i].sv[1]);
+    }
+    for (i = 0; i < FO_N - 1; i++) {
+        must_socketpair(fresh[i].sv);
+        for (j = 0; j < FO_N; j++)
+            k += j != fo_first && (fresh[i].sv[0] == fos[j].sv[0] ||
+                                   fresh[i].sv[0] == fos[j].sv[1]);
+        fresh[i].w = io_watch_new(L, fresh[i].sv[0], fresh_cb, &fresh[i]);
+        io_watch_set(fresh[i].w, IO_READ); /* nothing to read yet */
+    }
+    fo_reused = k;
+}
+
+static void
+test_io_free_others_in_dispatch(void)
+{
+    struct timer *t = timer_new(L, stop_cb, NULL);
+    int i, calls = 0, fcalls = 0, made = 0, bad = 0;
+
+    memset(fos, 0, sizeof(fos));
+    memset(fresh, 0, sizeof(fresh));
+    fo_first = -1;
+    for (i = 0; i < FO_N; i++) {
+        must_socketpair(fos[i].sv);
+        fos[i].w = io_watch_new(L, fos[i].sv[0], fo_cb, &fos[i]);
+        if (write(fos[i].sv[1], "r", 1) != 1)
+            diag("write failed");
+        io_watch_set(fos[i].w, IO_READ);
+    }
+    timer_start(t, 50, 0);
+    run_for(2000);
+    for (i = 0; i < FO_N; i++) {
+        calls += fos[i].calls;
+        fcalls += fresh[i].calls;
+        made += fresh[i].w != NULL;
+    }
+    is_int(calls, 1,
+           "io/free-others: watches freed in the same dispatch "
+           "never called");
+    ok(fo_first >= 0 && fos[fo_first].ev == IO_READ,
+       "io/free-others: the first one saw IO_READ");
+    is_int(made, FO_N - 1, "io/free-others: new watches created in callback");
+    if (fo_reused == 0)
+        diag("  (no fd number was reused; the stale-event check is weaker)");
+    is_int(fcalls, 0,
+           "io/free-others: stale events do not reach new watches on "
+           "reused fd numbers");
+
+    /* the new watches work */
+    fresh_left = FO_N - 1;
+    for (i = 0; i < FO_N - 1; i++) {
+        if (write(fresh[i].sv[1], "n", 1) != 1)
+            diag("write failed");
+    }
+    ok(run_for(2000) && fresh_left == 0,
+       "io/free-others: every new watch fires");
+    for (i = 0; i < FO_N - 1; i++)
+        bad += fresh[i].calls != 1 || fresh[i].ev != IO_READ;
+    is_int(bad, 0, "io/free-others: new watches called once with IO_READ");
+    for (i = 0; i < FO_N - 1; i++) {
+        io_watch_free(fresh[i].w);
+        close(fresh[i].sv[0]);
+        close(fresh[i].sv[1]);
+    }
+    io_watch_free(fos[fo_first].w);
+    close(fos[fo_first].sv[0]);
+    close(fos[fo_first].sv[1]);
+    timer_free(t);
+}
+
+/* Freed inside its own callback while another watch is readable in the
+ * same batch; then a new watch on the same (still open) fd from inside
+ * the callback. */
+struct selfy {
+    int sv[2], calls, ev, renew_calls, other_calls;
+    struct io_watch *w, *renew;
+    bool renewed_ok;
+};
+
+static void
+renew_cb(void *arg, int ev)
+{
+    struct selfy *s = arg;
+
+    (void)ev;
+    s->renew_calls++;
+    io_watch_set(s->renew, 0);
+}
+
+static void
+selfy_cb(void *arg, int ev)
+{
+    struct selfy *s = arg;
+
+    s->calls++;
+    s->ev = ev;
+    io_watch_free(s->w);
+    s->w = NULL;
+    /* the fd is free to be watched again at once */
+    s->renew = io_watch_new(L, s->sv[0], renew_cb, s);
+    s->renewed_ok = s->renew != NULL;
+}
+
+static void
+test_io_self_free_read(void)
+{
+    struct selfy a, b;
+    struct timer *t = timer_new(L, stop_cb, NULL);
+    char buf[8];
+
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    must_socketpair(a.sv);
+    must_socketpair(b.sv);
+    a.w = io_watch_new(L, a.sv[0], selfy_cb, &a);
+    b.w = io_watch_new(L, b.sv[0], selfy_cb, &b);
+    if (write(a.sv[1], "a", 1) != 1 || write(b.sv[1], "b", 1) != 1)
+        diag("write failed");
+    io_watch_set(a.w, IO_READ);
+    io_watch_set(b.w, IO_READ);
+    timer_start(t, 50, 0);
+    run_for(2000);
+    ok(a.calls == 1 && b.calls == 1 && a.ev == IO_READ && b.ev == IO_READ,
+       "io/self-free: both readable watches called once, each freeing "
+       "itself");
+    ok(a.renewed_ok && b.renewed_ok,
+       "io/self-free: new watch on the same fd from inside the callback");
+    ok(a.renew_calls == 0 && b.renew_calls == 0,
+       "io/self-free: new (unarmed) watch not called");
+    io_watch_set(a.renew, IO_READ);
+    timer_start(t, 50, 0);
+    run_for(2000);
+    is_int(a.renew_calls, 1, "io/self-free: the renewed watch fires");
+    if (read(a.sv[0], buf, sizeof(buf)) != 1)
+        diag("read failed");
+    io_watch_free(a.renew);
+    io_watch_free(b.renew);
+    close(a.sv[0]);
+    close(a.sv[1]);
+    close(b.sv[0]);
+    close(b.sv[1]);
+    timer_free(t);
+}
+
+static void
+test_io_new_errors_more(void)
+{
+    int sv[2], fd;
+    struct io_watch *w, *w2;
+    struct counter c;
+
+    memset(&c, 0, sizeof(c));
+    must_socketpair(sv);
+    close(sv[0]);
+    close(sv[1]);
+    errno = 0;
+    w = io_watch_new(L, sv[0], count_cb, &c);
+    ok(w == NULL && errno == EBADF, "io: closed fd gives EBADF");
+    errno = 0;
+    w = io_watch_new(L, -1, count_cb, &c);
+    ok(w == NULL && errno == EBADF, "io: fd -1 gives EBADF");
+    fd = open(".", O_RDONLY | O_DIRECTORY);
+    errno = 0;
+    w = io_watch_new(L, fd, count_cb, &c);
+    ok(w == NULL && errno == EPERM, "io: a directory cannot be polled");
+    if (fd >= 0)
+        close(fd);
+
+    /* the first watch exists but was never armed (epoll: it is in the set
+     * from io_watch_new on; elsewhere loop.h promises EEXIST only for an
+     * armed one) */
+    must_socketpair(sv);
+    w = io_watch_new(L, sv[0], count_stop_cb, &c);
+#ifndef __linux__
+    io_watch_set(w, IO_READ);
+#endif
+    errno = 0;
+    w2 = io_watch_new(L, sv[0], count_cb, &c);
+    ok(w != NULL && w2 == NULL && errno == EEXIST,
+       "io: second watch on an fd while the first exists: EEXIST");
+    if (write(sv[1], "x", 1) != 1)
+        diag("write failed");
+    io_watch_set(w, IO_READ);
+    ok(run_for(2000) && c.calls == 1 && c.last_ev == IO_READ,
+       "io: the first watch still works after a refused second one");
+    io_watch_free(w);
+    w2 = io_watch_new(L, sv[0], count_stop_cb, &c);
+    ok(w2 != NULL, "io: a new watch once the first is freed");
+    io_watch_set(w2, IO_READ);
+    c.calls = 0;
+    ok(run_for(2000) && c.calls == 1 && c.last_ev == IO_READ,
+       "io: the new watch fires");
+    io_watch_free(w2);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* The loop must end by itself once no watch waits for anything. */
+static void
+disarm_cb(void *arg, int ev)
+{
+    struct counter *c = arg;
+
+    c->calls++;
+    c->last_ev = ev;
+    io_watch_set(c->w, 0);
+}
+
+static void
+free_self_io_cb(void *arg, int ev)
+{
+    struct counter *c = arg;
+
+    c->calls++;
+    c->last_ev = ev;
+    io_watch_free(c->w);
+    c->w = NULL;
+}
+
+static void
+disarm_free_peer_cb(void *arg, int ev)
+{
+    struct counter *c = arg;
+
+    c->calls++;
+    c->last_ev = ev;
+    io_watch_set(c->w, 0);
+    if (c->peer->w != NULL) {
+        io_watch_free(c->peer->w);
+        c->peer->w = NULL;
+    }
+}
+
+static void
+test_io_loop_ends(void)
+{
+    int sv[2], sv2[2];
+    struct counter c, d;
+    uint64_t ms;
+
+    memset(&c, 0, sizeof(c));
+    must_socketpair(sv);
+    c.w = io_watch_new(L, sv[0], disarm_cb, &c);
+    ms = run_alone();
+    ok(c.calls == 0 && ms < 1000, "io/ends: unarmed watch: loop returns");
+    io_watch_set(c.w, IO_WRITE);
+    ms = run_alone();
+    ok(c.calls == 1 && c.last_ev == IO_WRITE && ms < 1000,
+       "io/ends: loop returns after the only watch is set to 0 (%llu ms)",
+       (unsigned long long)ms);
+    io_watch_set(c.w, IO_READ);
+    io_watch_set(c.w, 0);
+    ms = run_alone();
+    ok(c.calls == 1 && ms < 1000, "io/ends: armed then set 0 before the run");
+    io_watch_set(c.w, IO_READ);
+    io_watch_free(c.w);
+    ms = run_alone();
+    ok(c.calls == 1 && ms < 1000, "io/ends: armed then freed before the run");
+
+    c.w = io_watch_new(L, sv[0], free_self_io_cb, &c);
+    io_watch_set(c.w, IO_WRITE);
+    ms = run_alone();
+    ok(c.calls == 2 && c.w == NULL && ms < 1000,
+       "io/ends: loop returns after the only watch frees itself");
+
+    /* two armed: the first disarms itself and frees the other */
+    memset(&c, 0, sizeof(c));
+    memset(&d, 0, sizeof(d));
+    must_socketpair(sv2);
+    c.peer = &d;
+    d.peer = &c;
+    c.w = io_watch_new(L, sv[0], disarm_free_peer_cb, &c);
+    d.w = io_watch_new(L, sv2[0], disarm_free_peer_cb, &d);
+    io_watch_set(c.w, IO_WRITE);
+    io_watch_set(d.w, IO_WRITE);
+    ms = run_alone();
+    ok(c.calls + d.calls == 1 && ms < 1000,
+       "io/ends: one disarms itself and frees the other: loop returns");
+    io_watch_free(c.w);
+    io_watch_free(d.w);
+
+    /* a disarmed watch whose peer hung up does not keep the loop alive */
+    memset(&c, 0, sizeof(c));
+    c.w = io_watch_new(L, sv2[0], disarm_cb, &c);
+    io_watch_set(c.w, IO_READ);
+    io_watch_set(c.w, 0);
+    close(sv2[1]);
+    ms = run_alone();
+    ok(c.calls == 0 && ms < 1000,
+       "io/ends: disarmed watch with a hangup pending: loop returns");
+    io_watch_free(c.w);
+    close(sv2[0]);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+static void
+close_fd_cb(void *arg)
+{
+    int *fd = arg;
+
+    close(*fd);
+    *fd = -1;
+}
+
+static void
+test_io_hangup_more(void)
+{
+    int sv[2], sv2[2];
+    struct counter c, d;
+    struct timer *t = timer_new(L, stop_cb, NULL);
+    struct timer *closer = timer_new(L, close_fd_cb, &sv[1]);
+    char buf[8];
+    double cpu0, cpu;
+    uint64_t t0, wall;
+
+    /* hangup while the loop is waiting: closed from a timer */
+    memset(&c, 0, sizeof(c));
+    must_socketpair(sv);
+    c.w = io_watch_new(L, sv[0], count_stop_cb, &c);
+    io_watch_set(c.w, IO_READ);
+    timer_start(closer, 20, 0);
+    ok(run_for(2000) && c.calls == 1 && c.last_ev == IO_READ,
+       "io/hangup: peer closed while waiting: exactly IO_READ");
+    ok(read(sv[0], buf, sizeof(buf)) == 0, "io/hangup: read sees EOF");
+    io_watch_free(c.w);
+    close(sv[0]);
+
+    /* half close (shutdown) is also just IO_READ */
+    memset(&c, 0, sizeof(c));
+    must_socketpair(sv);
+    c.w = io_watch_new(L, sv[0], count_stop_cb, &c);
+    io_watch_set(c.w, IO_READ);
+    shutdown(sv[1], SHUT_WR);
+    ok(run_for(2000) && c.calls == 1 && c.last_ev == IO_READ &&
+           read(sv[0], buf, sizeof(buf)) == 0,
+       "io/hangup: peer shutdown(SHUT_WR): IO_READ, then EOF");
+    io_watch_free(c.w);
+    close(sv[0]);
+    close(sv[1]);
+
+    /* hangup while disarmed, with another watch armed so the loop polls:
+     * not reported then, not lost later, and no busy loop meanwhile */
+    memset(&c, 0, sizeof(c));
+    memset(&d, 0, sizeof(d));
+    must_socketpair(sv);
+    must_socketpair(sv2);
+    c.w = io_watch_new(L, sv[0], count_stop_cb, &c);
+    d.w = io_watch_new(L, sv2[0], count_stop_cb, &d); /* never ready */
+    io_watch_set(c.w, IO_READ);
+    io_watch_set(c.w, 0);
+    io_watch_set(d.w, IO_READ);
+    close(sv[1]);
+    sv[1] = -1;
+    timer_start(t, 200, 0);
+    cpu0 = cpu_ms();
+    t0 = mono_ms();
+    run_for(2000);
+    cpu = cpu_ms() - cpu0;
+    wall = mono_ms() - t0;
+    ok(c.calls == 0 && d.calls == 0,
+       "io/hangup: not reported to a disarmed watch");
+    ok(cpu < (double)wall / 2,
+       "io/hangup: disarmed watch's hangup does not spin the loop "
+       "(%.0f ms CPU in %llu ms)",
+       cpu, (unsigned long long)wall);
+    io_watch_set(c.w, IO_READ);
+    ok(run_for(2000) && c.calls == 1 && c.last_ev == IO_READ,
+       "io/hangup: re-armed READ then sees the hangup as IO_READ");
+    ok(read(sv[0], buf, sizeof(buf)) == 0, "io/hangup: and EOF");
+    io_watch_free(c.w);
+    io_watch_free(d.w);
+    close(sv[0]);
+    close(sv2[0]);
+    close(sv2[1]);
+    timer_free(closer);
+    timer_free(t);
+}
+
+/* Both ready for READ|WRITE in one batch: whichever runs first narrows
+ * the other to WRITE; the other's already collected event must then be
+ * reported as WRITE only. */
+static void
+narrow_other_cb(void *arg, int ev)
+{
+    struct counter *c = arg;
+
+    c->calls++;
+    c->last_ev = ev;
+    io_watch_set(c->w, 0);
+    if (c->peer->calls == 0)
+        io_watch_set(c->peer->w, IO_WRITE);
+}
+
+static void
+test_io_narrowed_in_dispatch(void)
+{
+    int sv[2], sv2[2];
+    struct counter a, b, *first, *second;
+    struct timer *t = timer_new(L, stop_cb, NULL);
+
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    must_socketpair(sv);
+    must_socketpair(sv2);
+    a.peer = &b;
+    b.peer = &a;
+    a.w = io_watch_new(L, sv[0], narrow_other_cb, &a);
+    b.w = io_watch_new(L, sv2[0], narrow_other_cb, &b);
+    if (write(sv[1], "a", 1) != 1 || write(sv2[1], "b", 1) != 1)
+        diag("write failed");
+    io_watch_set(a.w, IO_READ | IO_WRITE);
+    io_watch_set(b.w, IO_READ | IO_WRITE);
+    timer_start(t, 50, 0);
+    run_for(2000);
+    first = a.last_ev == (IO_READ | IO_WRITE) ? &a : &b;
+    second = first == &a ? &b : &a;
+    ok(a.calls == 1 && b.calls == 1 && first->last_ev == (IO_READ | IO_WRITE),
+       "io/narrow: both called once, the first with READ|WRITE");
+    is_int(second->last_ev, IO_WRITE,
+           "io/narrow: narrowed during the dispatch: only WRITE reported");
+    io_watch_free(a.w);
+    io_watch_free(b.w);
+    close(sv[0]);
+    close(sv[1]);
+    close(sv2[0]);
+    close(sv2[1]);
+    timer_free(t);
+}
+
+/* A pipe's read end sees POLLHUP without POLLIN when the writer closes. */
+static void
+test_io_pipe_hangup(void)
+{
+    int p[2];
+    struct counter c;
+    struct timer *closer = timer_new(L, close_fd_cb, &p[1]);
+    char buf[8];
+
+    memset(&c, 0, sizeof(c));
+    if (pipe(p) != 0) {
+        perror("pipe");
+        exit(99);
+    }
+    c.w = io_watch_new(L, p[0], count_stop_cb, &c);
+    io_watch_set(c.w, IO_READ);
+    timer_start(closer, 10, 0);
+    ok(run_for(2000) && c.calls == 1 && c.last_ev == IO_READ,
+       "io/hangup: pipe writer closed: IO_READ to the reader");
+    ok(read(p[0], buf, sizeof(buf)) == 0, "io/hangup: pipe read sees EOF");
+    io_watch_free(c.w);
+    close(p[0]);
+    timer_free(closer);
 }
 
 /* ---- timers ---- */
@@ -772,7 +1484,7 @@ main(void)
 {
     const char *v;
 
-    plan(55);
+    plan(115);
     bail_out_after(60); /* for the loop_run calls that must return alone */
     L = loop_new();
     ok(L != NULL, "loop_new");
@@ -783,6 +1495,16 @@ main(void)
     test_io_error();
     test_io_new_errors();
     test_io_free_in_callback();
+    test_io_many(50);
+    test_io_many(400); /* more ready at once than one epoll_wait takes */
+    test_io_set_transitions();
+    test_io_free_others_in_dispatch();
+    test_io_self_free_read();
+    test_io_new_errors_more();
+    test_io_loop_ends();
+    test_io_hangup_more();
+    test_io_narrowed_in_dispatch();
+    test_io_pipe_hangup();
     test_timers();
     test_deferred();
     test_signals();
