@@ -159,6 +159,10 @@ h2_send_queued(struct conn *c, const nghttp2_frame *frame,
     /* Padding is never asked for (no select_padding_callback). */
     if (frame->data.padlen != 0 || length > bufq_len(q))
         return NGHTTP2_ERR_CALLBACK_FAILURE;
+    /* nghttp2 sends these frames without returning from mem_send, so
+     * h2_send's bound is enforced here: the frame waits for on_drain. */
+    if (conn_out_len(c) >= CONN_OUT_HIGH)
+        return NGHTTP2_ERR_WOULDBLOCK;
     if (conn_write(c, framehd, 9) != 0 || conn_write_from(c, q, length) != 0)
         return NGHTTP2_ERR_CALLBACK_FAILURE;
     return 0;

@@ -66,8 +66,10 @@ ssize_t h2_read_queue(nghttp2_session *s, int32_t sid, struct bufq *q, bool eof,
                       size_t len, uint32_t *flags);
 /* The send_data_callback's work for a frame h2_read_queue sized: queues
  * the 9-byte frame header and moves |length| bytes of q into c's output
- * (whole chunks are relinked, not copied). Returns 0, or an nghttp2 error
- * code for the callback to return. */
+ * (whole chunks are relinked, not copied). Returns 0,
+ * NGHTTP2_ERR_WOULDBLOCK while c's output is at CONN_OUT_HIGH (nghttp2
+ * retries the frame at the next h2_send), or another nghttp2 error code
+ * for the callback to return. */
 int h2_send_queued(struct conn *c, const nghttp2_frame *frame,
                    const uint8_t *framehd, struct bufq *q, size_t length);
 /* Makes an nv entry from C strings (nghttp2 copies them). */
