@@ -1044,7 +1044,7 @@ static void
 link_send(struct link *lk)
 {
     if (!lk->dead)
-        loop_defer(lk->cl->loop, &lk->d_send);
+        loop_defer_late(lk->cl->loop, &lk->d_send);
 }
 
 /* No more streams: GOAWAY, half-close, wait (bounded) for the edge's EOF

@@ -338,7 +338,7 @@ conn_write(struct conn *c, const void *p, size_t n)
     if (bufq_len(&c->out) > CONN_OUT_HIGH / 2)
         c->above_low = true;
     if (c->state == CONN_OPEN)
-        loop_defer(c->loop, &c->d_flush);
+        loop_defer_late(c->loop, &c->d_flush);
     return 0;
 }
 
@@ -356,7 +356,7 @@ conn_write_from(struct conn *c, struct bufq *q, size_t n)
     if (bufq_len(&c->out) > CONN_OUT_HIGH / 2)
         c->above_low = true;
     if (c->state == CONN_OPEN)
-        loop_defer(c->loop, &c->d_flush);
+        loop_defer_late(c->loop, &c->d_flush);
     return 0;
 }
 
@@ -425,7 +425,7 @@ conn_shutdown(struct conn *c)
     if (c->state == CONN_DEAD)
         return;
     c->want_shutdown = true;
-    loop_defer(c->loop, &c->d_flush);
+    loop_defer_late(c->loop, &c->d_flush);
 }
 
 bool

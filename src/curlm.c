@@ -50,6 +50,7 @@ struct curlm {
     struct loop *loop;
     CURLM *multi;
     struct timer *timer;
+    struct deferred kick; /* a 0 ms timeout: runs after this I/O round */
     struct csock *socks;
     struct xfer *xfers;
     int depth;                 /* > 0 while libcurl runs (and may call back) */
@@ -231,10 +232,18 @@ multi_timer_cb(CURLM *multi, long timeout_ms, void *userp)
     struct curlm *m = userp;
 
     (void)multi;
-    if (timeout_ms < 0)
+    if (timeout_ms < 0) {
         timer_stop(m->timer);
-    else /* 0 fires on the next iteration, outside this callback */
+        loop_cancel(m->loop, &m->kick);
+    } else if (timeout_ms == 0) {
+        /* "Now", but outside this callback: from the deferred queue, in
+         * this iteration (a new transfer starts before the loop polls). */
+        timer_stop(m->timer);
+        loop_defer(m->loop, &m->kick);
+    } else {
+        loop_cancel(m->loop, &m->kick);
         timer_start(m->timer, (uint64_t)timeout_ms, 0);
+    }
     return 0;
 }
 
@@ -250,6 +259,7 @@ curlm_new(struct loop *l)
     m->loop = l;
     m->multi = multi;
     m->timer = timer_new(l, timeout_cb, m);
+    deferred_init(&m->kick, timeout_cb, m);
     if (curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, sock_cb) !=
             CURLM_OK ||
         curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, m) != CURLM_OK ||
@@ -297,6 +307,7 @@ curlm_free(struct curlm *m)
     while (m->socks != NULL)
         csock_free(m, m->socks);
     timer_free(m->timer);
+    loop_cancel(m->loop, &m->kick);
     free(m);
 }
 

@@ -298,7 +298,7 @@ xfer_detach_down(struct xfer *x)
         /* Same for request bytes the client sent that no worker took. */
         if (!cl->dead && bufq_len(&x->req) > 0) {
             nghttp2_session_consume_connection(cl->h2, bufq_len(&x->req));
-            loop_defer(x->e->loop, &cl->d_h2send);
+            loop_defer_late(x->e->loop, &cl->d_h2send);
         }
         if (x->cl_prev != NULL)
             x->cl_prev->cl_next = x->cl_next;
@@ -595,7 +595,7 @@ up_body_read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len,
     if (n > 0 && x->cl != NULL) {
         if (x->down_sid > 0) {
             nghttp2_session_consume(x->cl->h2, x->down_sid, (size_t)n);
-            loop_defer(x->e->loop, &x->cl->d_h2send);
+            loop_defer_late(x->e->loop, &x->cl->d_h2send);
         } else {
             loop_defer(x->e->loop, &x->cl->d_h1);
         }
@@ -963,7 +963,7 @@ static void
 worker_send(struct worker *w)
 {
     if (!w->dead)
-        loop_defer(w->e->loop, &w->d_send);
+        loop_defer_late(w->e->loop, &w->d_send);
 }
 
 static void
@@ -2082,7 +2082,7 @@ static void
 client_h2_send(struct client *cl)
 {
     if (!cl->dead)
-        loop_defer(cl->e->loop, &cl->d_h2send);
+        loop_defer_late(cl->e->loop, &cl->d_h2send);
 }
 
 static void

@@ -30,8 +30,13 @@ struct loop {
     uv_check_t check; /* drains the deferred queue after I/O; unref'd */
     uv_idle_t idle;   /* active only while the queue is non-empty, so the
                        * loop polls with a zero timeout and stays alive */
-    struct deferred *dq_head, *dq_tail;
+    struct deferred *dq_head, *dq_tail; /* ordinary entries */
     size_t dq_len;
+    struct deferred *lq_head, *lq_tail; /* late entries */
+    size_t lq_len;
+    unsigned long drains;        /* drains begun: deferred.ran */
+    struct deferred *carry;      /* ran this drain and queued again */
+    struct deferred *carry_tail; /* (they go back at its end) */
 #ifdef LOOP_EPOLL
     /* fd watches live in an epoll set of our own, itself polled by libuv:
      * changing what a watch waits for is then one epoll_ctl(MOD), where
@@ -98,6 +103,8 @@ deferred_init(struct deferred *d, void (*fn)(void *arg), void *arg)
     d->fn = fn;
     d->arg = arg;
     d->queued = false;
+    d->late = false;
+    d->ran = 0;
 }
 
 static void
@@ -106,67 +113,145 @@ idle_cb(uv_idle_t *h)
     (void)h; /* exists only to keep poll from blocking */
 }
 
-void
-loop_defer(struct loop *l, struct deferred *d)
+static void
+enqueue(struct loop *l, struct deferred *d, bool late)
 {
+    struct deferred **head = late ? &l->lq_head : &l->dq_head;
+    struct deferred **tail = late ? &l->lq_tail : &l->dq_tail;
+
     if (d->queued)
         return;
     d->next = NULL;
     d->queued = true;
-    if (l->dq_tail != NULL)
-        l->dq_tail->next = d;
+    d->late = late;
+    if (*tail != NULL)
+        (*tail)->next = d;
     else
-        l->dq_head = d;
-    l->dq_tail = d;
-    if (l->dq_len++ == 0)
+        *head = d;
+    *tail = d;
+    if (late)
+        l->lq_len++;
+    else
+        l->dq_len++;
+    if (l->dq_len + l->lq_len == 1)
         uv_idle_start(&l->idle, idle_cb);
+}
+
+void
+loop_defer(struct loop *l, struct deferred *d)
+{
+    enqueue(l, d, false);
+}
+
+void
+loop_defer_late(struct loop *l, struct deferred *d)
+{
+    enqueue(l, d, true);
 }
 
 void
 loop_cancel(struct loop *l, struct deferred *d)
 {
-    struct deferred *prev = NULL, *cur;
+    struct deferred **head, **tail, *prev = NULL, *cur;
 
     if (!d->queued)
         return;
-    for (cur = l->dq_head; cur != NULL; prev = cur, cur = cur->next) {
+    for (cur = l->carry; cur != NULL; prev = cur, cur = cur->next) {
         if (cur != d)
             continue;
         if (prev != NULL)
             prev->next = d->next;
         else
-            l->dq_head = d->next;
-        if (l->dq_tail == d)
-            l->dq_tail = prev;
+            l->carry = d->next;
+        if (l->carry_tail == d)
+            l->carry_tail = prev;
         d->next = NULL;
         d->queued = false;
-        if (--l->dq_len == 0)
+        return;
+    }
+    prev = NULL;
+    head = d->late ? &l->lq_head : &l->dq_head;
+    tail = d->late ? &l->lq_tail : &l->dq_tail;
+    for (cur = *head; cur != NULL; prev = cur, cur = cur->next) {
+        if (cur != d)
+            continue;
+        if (prev != NULL)
+            prev->next = d->next;
+        else
+            *head = d->next;
+        if (*tail == d)
+            *tail = prev;
+        d->next = NULL;
+        d->queued = false;
+        if (d->late)
+            l->lq_len--;
+        else
+            l->dq_len--;
+        if (l->dq_len + l->lq_len == 0)
             uv_idle_stop(&l->idle);
         return;
     }
     assert(!"deferred marked queued but not on this loop");
 }
 
-/* Runs the entries queued when the drain began (plus, if some of those
- * were cancelled meanwhile, as many newer ones); later entries wait for
- * the next iteration, so a self-requeuing entry cannot starve I/O. */
+/* One pass over a queue: runs the entries queued when it began (plus, if
+ * some of those were cancelled meanwhile, as many newer ones); an entry
+ * that already ran in this drain is set aside for the next one. */
 static void
-drain(struct loop *l)
+pass(struct loop *l, bool late)
 {
-    size_t budget = l->dq_len;
+    struct deferred **head = late ? &l->lq_head : &l->dq_head;
+    struct deferred **tail = late ? &l->lq_tail : &l->dq_tail;
+    size_t *len = late ? &l->lq_len : &l->dq_len;
+    size_t budget = *len;
 
-    while (budget-- > 0 && l->dq_head != NULL) {
-        struct deferred *d = l->dq_head;
+    while (budget-- > 0 && *head != NULL) {
+        struct deferred *d = *head;
 
-        l->dq_head = d->next;
-        if (l->dq_head == NULL)
-            l->dq_tail = NULL;
-        l->dq_len--;
+        *head = d->next;
+        if (*head == NULL)
+            *tail = NULL;
+        (*len)--;
         d->next = NULL;
+        if (d->ran == l->drains) {
+            /* Stays marked queued (so loop_defer is a no-op and
+             * loop_cancel finds it on the carry list). */
+            if (l->carry_tail != NULL)
+                l->carry_tail->next = d;
+            else
+                l->carry = d;
+            l->carry_tail = d;
+            continue;
+        }
+        d->ran = l->drains;
         d->queued = false;
         d->fn(d->arg); /* may free d */
     }
-    if (l->dq_len == 0)
+}
+
+/* Ordinary entries first, late ones when no ordinary one is left; each
+ * entry at most once, so a self-requeuing entry cannot starve I/O. */
+static void
+drain(struct loop *l)
+{
+    l->drains++;
+    for (;;) {
+        if (l->dq_head != NULL)
+            pass(l, false);
+        else if (l->lq_head != NULL)
+            pass(l, true);
+        else
+            break;
+    }
+    while (l->carry != NULL) {
+        struct deferred *d = l->carry;
+
+        l->carry = d->next;
+        d->queued = false;
+        enqueue(l, d, d->late);
+    }
+    l->carry_tail = NULL;
+    if (l->dq_len + l->lq_len == 0)
         uv_idle_stop(&l->idle);
 }
 
@@ -237,7 +322,7 @@ loop_free(struct loop *l)
 
     if (l == NULL)
         return;
-    while (l->dq_head != NULL)
+    while (l->dq_head != NULL || l->lq_head != NULL)
         drain(l);
     uv_close((uv_handle_t *)&l->check, NULL);
     uv_close((uv_handle_t *)&l->idle, NULL);

@@ -107,6 +107,8 @@ struct deferred {
     void (*fn)(void *arg);
     void *arg;
     bool queued;
+    bool late;         /* on the late queue (loop_defer_late) */
+    unsigned long ran; /* the queue drain that last ran it */
 };
 
 /* Zeroes |d| and sets its function and argument. */
@@ -116,7 +118,13 @@ void deferred_init(struct deferred *d, void (*fn)(void *arg), void *arg);
  * not block in poll and stays alive. |d| is unqueued before fn runs, so fn
  * may re-queue it or free the object holding it. Never calls back. */
 void loop_defer(struct loop *l, struct deferred *d);
-/* Removes |d| from the queue if queued (linear in the queue length).
+/* Like loop_defer, for work that should see everything this iteration
+ * produced (flushing output): late entries run only when no ordinary one
+ * is waiting, so ordinary entries queued by those that ran (even a chain
+ * of them) come first. Any entry runs at most once per iteration: one
+ * queued again after it ran waits for the next. Never calls back. */
+void loop_defer_late(struct loop *l, struct deferred *d);
+/* Removes |d| from its queue if queued (linear in the queue length).
  * Never calls back. */
 void loop_cancel(struct loop *l, struct deferred *d);
 

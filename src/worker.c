@@ -682,7 +682,7 @@ wk_send_now(void *arg)
 static void
 wk_send(struct wk *w)
 {
-    loop_defer(w->loop, &w->d_send);
+    loop_defer_late(w->loop, &w->d_send);
 }
 
 /* ------------------------------------------------------ connection */

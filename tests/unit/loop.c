@@ -1177,6 +1177,8 @@ struct dtest {
     const char *name;
     int left;
     struct deferred *cancel;
+    struct timer *mark; /* started (0 ms) on the first run: it fires at
+                         * the start of the next iteration */
 };
 
 static char dlog[64];
@@ -1209,6 +1211,118 @@ free_self_cb(void *arg)
 
     dlog_cb(t);
     free(t); /* frees the struct deferred that is running */
+}
+
+/* Late-queue tests: each entry logs its name, then queues its |next|
+ * (ordinary or late) and, |left| times, itself again. */
+struct ltest {
+    struct deferred d;
+    const char *name;
+    struct ltest *next;
+    bool next_late;
+    int left;
+    struct deferred *cancel;
+    struct timer *mark; /* started (0 ms) on the first run: it fires at
+                         * the start of the next iteration */
+};
+
+static void
+ltest_cb(void *arg)
+{
+    struct ltest *t = arg;
+
+    strncat(dlog, t->name, sizeof(dlog) - strlen(dlog) - 1);
+    if (t->mark != NULL) {
+        timer_start(t->mark, 0, 0);
+        t->mark = NULL;
+    }
+    if (t->next != NULL) {
+        if (t->next_late)
+            loop_defer_late(L, &t->next->d);
+        else
+            loop_defer(L, &t->next->d);
+    }
+    if (t->left > 0) {
+        t->left--;
+        loop_defer(L, &t->d);
+    }
+    if (t->cancel != NULL)
+        loop_cancel(L, t->cancel);
+}
+
+static void
+ltest_mark_cb(void *arg)
+{
+    (void)arg;
+    strncat(dlog, "|", sizeof(dlog) - strlen(dlog) - 1);
+}
+
+static void
+test_deferred_late(void)
+{
+    struct ltest a, b, c, late, x, r;
+    struct timer *mark = timer_new(L, ltest_mark_cb, NULL);
+    struct ltest *all[] = {&a, &b, &c, &late, &x, &r};
+    size_t i;
+
+    for (i = 0; i < PTTH_ARRAY_LEN(all); i++) {
+        memset(all[i], 0, sizeof(*all[i]));
+        deferred_init(&all[i]->d, ltest_cb, all[i]);
+    }
+    a.name = "a";
+    b.name = "b";
+    c.name = "c";
+    late.name = "L";
+    x.name = "x";
+    r.name = "r";
+
+    /* A late entry waits for a whole chain of ordinary ones. */
+    a.next = &b;
+    b.next = &c;
+    dlog[0] = '\0';
+    loop_defer_late(L, &late.d);
+    loop_defer(L, &a.d);
+    loop_run(L);
+    is_str(dlog, "abcL", "defer late: runs after a chain of ordinary entries");
+
+    /* What a late entry queues runs after it, in the same iteration (the
+     * 0 ms timer marks the next one). */
+    memset(&a, 0, sizeof(a));
+    deferred_init(&a.d, ltest_cb, &a);
+    a.name = "a";
+    late.next = &x;
+    dlog[0] = '\0';
+    a.mark = mark;
+    loop_defer(L, &a.d);
+    loop_defer_late(L, &late.d);
+    loop_run(L);
+    is_str(dlog, "aLx|",
+           "defer late: its own queued work runs in the same turn");
+    late.next = NULL;
+
+    /* An entry queued again after it ran waits for the next iteration, so
+     * a self-requeuing entry neither starves I/O nor the late queue. */
+    r.left = 3;
+    dlog[0] = '\0';
+    r.mark = mark;
+    loop_defer(L, &r.d);
+    loop_defer_late(L, &late.d);
+    loop_run(L);
+    is_str(dlog, "rL|rrr", "defer late: a requeuing entry runs once a turn");
+
+    /* Cancelling an entry set aside for the next iteration. */
+    r.left = 1;
+    r.next = &a;
+    r.next_late = true;
+    a.next = NULL;
+    a.cancel = &r.d;
+    dlog[0] = '\0';
+    r.mark = mark;
+    loop_defer(L, &r.d);
+    loop_run(L);
+    is_str(dlog, "ra|", "defer: an entry set aside can be cancelled");
+    ok(!r.d.queued, "defer: ... and is no longer queued");
+    timer_free(mark);
 }
 
 static struct deferred io_d;
@@ -1484,7 +1598,7 @@ main(void)
 {
     const char *v;
 
-    plan(115);
+    plan(120);
     bail_out_after(60); /* for the loop_run calls that must return alone */
     L = loop_new();
     ok(L != NULL, "loop_new");
@@ -1507,6 +1621,7 @@ main(void)
     test_io_pipe_hangup();
     test_timers();
     test_deferred();
+    test_deferred_late();
     test_signals();
     test_spawn();
     test_free_with_open_handles();
