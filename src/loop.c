@@ -196,7 +196,8 @@ loop_cancel(struct loop *l, struct deferred *d)
 
 /* One pass over a queue: runs the entries queued when it began (plus, if
  * some of those were cancelled meanwhile, as many newer ones); an entry
- * that already ran in this drain is set aside for the next one. */
+ * ordinary entry that already ran in this drain is set aside for the
+ * next one. */
 static void
 pass(struct loop *l, bool late)
 {
@@ -213,7 +214,7 @@ pass(struct loop *l, bool late)
             *tail = NULL;
         (*len)--;
         d->next = NULL;
-        if (d->ran == l->drains) {
+        if (!late && d->ran == l->drains) {
             /* Stays marked queued (so loop_defer is a no-op and
              * loop_cancel finds it on the carry list). */
             if (l->carry_tail != NULL)
@@ -229,13 +230,16 @@ pass(struct loop *l, bool late)
     }
 }
 
-/* Ordinary entries first, late ones when no ordinary one is left; each
- * entry at most once, so a self-requeuing entry cannot starve I/O. */
+/* Ordinary entries first, late ones when no ordinary one is left; an
+ * ordinary entry at most once, so a self-requeuing one cannot starve I/O
+ * (late entries only flush what ordinary ones produced). */
 static void
 drain(struct loop *l)
 {
+    int passes;
+
     l->drains++;
-    for (;;) {
+    for (passes = 0; passes < DEFER_PASSES; passes++) {
         if (l->dq_head != NULL)
             pass(l, false);
         else if (l->lq_head != NULL)

@@ -100,6 +100,9 @@ void sig_watch_free(struct sig_watch *s);
 
 /* ---- deferred queue ---- */
 
+/* Queue passes after one round of I/O, at most. */
+#define DEFER_PASSES 64
+
 /* Embedded in the caller's object; set fn/arg (or deferred_init) and keep
  * queued/next to loop.c. */
 struct deferred {
@@ -121,8 +124,11 @@ void loop_defer(struct loop *l, struct deferred *d);
 /* Like loop_defer, for work that should see everything this iteration
  * produced (flushing output): late entries run only when no ordinary one
  * is waiting, so ordinary entries queued by those that ran (even a chain
- * of them) come first. Any entry runs at most once per iteration: one
- * queued again after it ran waits for the next. Never calls back. */
+ * of them) come first. An ordinary entry runs at most once per
+ * iteration (one queued again after it ran waits for the next), so a
+ * self-requeuing entry cannot starve I/O; a late entry runs again when
+ * work queued it again (at most DEFER_PASSES queue passes in all).
+ * Never calls back. */
 void loop_defer_late(struct loop *l, struct deferred *d);
 /* Removes |d| from its queue if queued (linear in the queue length).
  * Never calls back. */
