@@ -28,16 +28,18 @@ _ptth()
     local global_opts='-h --help -V --version -v --verbose -q --quiet
         --log-format'
     local serve_opts='--allow-anonymous --default --domain --grace
-        -l --listen --timeout --tls-cert --tls-key --token --token-file'
-    local expose_opts='--cacert --dotfiles -e --edge --exec
+        --idle-timeout -l --listen --ping-interval --timeout --tls-cert
+        --tls-key --token --token-file'
+    local expose_opts='--cacert --connect-timeout --dotfiles -e --edge --exec
         --follow-symlinks --grace --host-header --index -k --insecure
         --list -n --name --retries --tcp --timeout --token --token-file'
-    local connect_opts='--cacert -e --edge -k --insecure -L --listen
-        --token --token-file'
+    local connect_opts='--cacert --connect-timeout -e --edge -k --insecure
+        -L --listen --token --token-file'
     # Options that take a value (the next word, or after '=').
     local value_opts=' --log-format --default --domain --grace -l --listen
         --timeout --tls-cert --tls-key --token --token-file --cacert -e
-        --edge --exec --host-header --index -n --name --retries -L '
+        --edge --exec --host-header --index -n --name --retries -L
+        --idle-timeout --ping-interval --connect-timeout '
     value_opts=${value_opts//$'\n'/ }
     # Flags, for --no-FLAG.
     local global_flags='--verbose --quiet'

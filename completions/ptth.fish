@@ -52,7 +52,7 @@ function __ptth_nargs
         end
         switch $t
             case '--*=*'
-            case --log-format --default --domain --grace -l --listen --timeout --tls-cert --tls-key --token --token-file --cacert -e --edge --exec --host-header --index -n --name --retries -L
+            case --log-format --default --domain --grace -l --listen --timeout --tls-cert --tls-key --token --token-file --cacert -e --edge --exec --host-header --index -n --name --retries -L --idle-timeout --ping-interval --connect-timeout
                 set skip 1
             case '-*'
             case '*'
@@ -112,7 +112,9 @@ __ptth_opt serve --allow-anonymous - flag 'Accept workers without a token on pub
 __ptth_opt serve --default - str 'Send requests for unknown hosts to tunnel NAME'
 __ptth_opt serve --domain - str 'Tunnel NAME serves Host NAME.DOMAIN'
 __ptth_opt serve --grace - num 'On SIGINT/SIGTERM let requests finish (seconds)'
+__ptth_opt serve --idle-timeout - num 'Close a client connection idle this long (seconds)'
 __ptth_opt serve --listen -l str 'Listen on PORT, HOST:PORT or [V6]:PORT'
+__ptth_opt serve --ping-interval - num 'PING workers this often; drop silent ones (seconds)'
 __ptth_opt serve --timeout - num "Wait this long for a worker's response head"
 __ptth_opt serve --tls-cert - file 'Serve TLS with this certificate chain (PEM)'
 __ptth_opt serve --tls-key - file 'Private key for --tls-cert (PEM)'
@@ -121,6 +123,7 @@ __ptth_opt serve --token-file - file 'Read accepted tokens from FILE, one a line
 
 # ptth expose
 __ptth_opt expose --cacert - file 'Trust the CAs in FILE'
+__ptth_opt expose --connect-timeout - num 'Limit for dialling the edge, then TLS + handshake (seconds)'
 __ptth_opt expose --dotfiles - flag 'Directory: also serve names starting with a dot'
 __ptth_opt expose --edge -e str 'Edge to dial'
 __ptth_opt expose --exec - cmd 'Run CMD with PTTH_URL set once up; exit with its status'
@@ -142,6 +145,7 @@ complete -c ptth -n '__ptth_using expose; and test (__ptth_nargs) -eq 0' -a 'htt
 
 # ptth connect
 __ptth_opt connect --cacert - file 'Trust the CAs in FILE'
+__ptth_opt connect --connect-timeout - num 'Limit for dialling the edge, then TLS + HTTP/2 (seconds)'
 __ptth_opt connect --edge -e str 'Edge to dial'
 __ptth_opt connect --insecure -k flag "Do not verify the edge's TLS certificate"
 __ptth_opt connect --listen -L str 'Accept local connections on [HOST:]PORT'

@@ -21,6 +21,9 @@
 #define DEFAULT_LISTEN "127.0.0.1:8080"
 #define DEFAULT_GRACE_MS 10000u
 #define DEFAULT_TIMEOUT_MS 60000u
+#define DEFAULT_IDLE_TIMEOUT_MS 60000u
+#define DEFAULT_PING_INTERVAL_MS 20000u
+#define DEFAULT_CONNECT_TIMEOUT_MS 10000u
 #define MAX_TOKEN_LEN 4096
 
 static bool
@@ -325,6 +328,24 @@ load_duration(const struct cfg *cfg, const struct optval *v, uint64_t def,
     if (parse_duration_ms(v->str, out) != 0) {
         cli_error(cfg->cmd,
                   "invalid %s '%s' (expected seconds, e.g. 10, 2.5 or 500ms)",
+                  v->src, v->str);
+        return PTTH_EINVAL;
+    }
+    return 0;
+}
+
+/* As load_duration, for limits where 0 has no sensible meaning. */
+static int
+load_positive_duration(const struct cfg *cfg, const struct optval *v,
+                       uint64_t def, uint64_t *out)
+{
+    *out = def;
+    if (!v->set)
+        return 0;
+    if (parse_duration_ms(v->str, out) != 0 || *out == 0) {
+        cli_error(cfg->cmd,
+                  "invalid %s '%s' (expected seconds > 0, e.g. 10, 2.5 or "
+                  "500ms)",
                   v->src, v->str);
         return PTTH_EINVAL;
     }
@@ -694,6 +715,18 @@ cfg_load(struct cfg *cfg, const struct cli *c)
                             &cfg->grace_ms)) != 0 ||
         (rc = load_duration(cfg, &c->v[O_TIMEOUT], DEFAULT_TIMEOUT_MS,
                             &cfg->timeout_ms)) != 0)
+        return rc;
+    /* Options of other commands are never set (cli.c), so these are
+     * the defaults there. */
+    if ((rc = load_positive_duration(cfg, &c->v[O_IDLE_TIMEOUT],
+                                     DEFAULT_IDLE_TIMEOUT_MS,
+                                     &cfg->idle_timeout_ms)) != 0 ||
+        (rc = load_positive_duration(cfg, &c->v[O_PING_INTERVAL],
+                                     DEFAULT_PING_INTERVAL_MS,
+                                     &cfg->ping_interval_ms)) != 0 ||
+        (rc = load_positive_duration(cfg, &c->v[O_CONNECT_TIMEOUT],
+                                     DEFAULT_CONNECT_TIMEOUT_MS,
+                                     &cfg->connect_timeout_ms)) != 0)
         return rc;
     switch (c->cmd) {
     case CMD_SERVE:

@@ -34,6 +34,11 @@ struct cfg {
     size_t ntokens;
     uint64_t grace_ms;
     uint64_t timeout_ms;
+    uint64_t connect_timeout_ms; /* expose, connect: dial; then TLS + setup */
+
+    /* serve: timers > 0 */
+    uint64_t idle_timeout_ms;  /* close a client with nothing in flight */
+    uint64_t ping_interval_ms; /* PING workers; drop after 3 silent */
 
     /* serve */
     struct listen_spec *listens;

@@ -60,6 +60,9 @@ enum opt_id {
     O_FOLLOW_SYMLINKS,
     O_DOTFILES,
     O_INDEX,
+    O_IDLE_TIMEOUT,
+    O_PING_INTERVAL,
+    O_CONNECT_TIMEOUT,
     O_MAX /* count */
 };
 

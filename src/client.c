@@ -66,10 +66,8 @@
 #include "tls.h"
 #include "util.h"
 
-#define DIAL_TIMEOUT_MS 10000u
-#define SETUP_TIMEOUT_MS 20000u /* dial + TLS + the edge's SETTINGS */
-#define CLOSE_WAIT_MS 2000u     /* our last frames out, the edge's EOF in */
-#define UP_CAP (256u * 1024u)   /* local bytes waiting for DATA frames */
+#define CLOSE_WAIT_MS 2000u   /* our last frames out, the edge's EOF in */
+#define UP_CAP (256u * 1024u) /* local bytes waiting for DATA frames */
 /* Unwritten bytes from the edge are unconsumed, so the stream window
  * (H2_STREAM_WINDOW) bounds them; the cap is a second fence. */
 #define DOWN_CAP (2u * H2_STREAM_WINDOW)
@@ -1098,8 +1096,9 @@ link_on_timer(void *arg)
         link_destroy(lk);
         return;
     }
-    snprintf(why, sizeof(why), "the edge %s did not answer within %u s",
-             lk->cl->cfg->edge_url, SETUP_TIMEOUT_MS / 1000);
+    snprintf(why, sizeof(why), "the edge %s did not answer within %.10g s",
+             lk->cl->cfg->edge_url,
+             (double)lk->cl->cfg->connect_timeout_ms / 1000.0);
     link_lost(lk, PTTH_EXIT_UNREACHABLE, why);
 }
 
@@ -1250,6 +1249,8 @@ link_on_dialed(void *arg, int rc, const char *errmsg)
     lk->conn = conn_new(cl->loop, &x, cl->tls,
                         cl->tls != NULL ? cl->cfg->edge_host : NULL,
                         &link_conn_cbs, lk);
+    /* --connect-timeout again, for TLS and the edge's SETTINGS. */
+    timer_start(lk->timer, cl->cfg->connect_timeout_ms, 0);
 }
 
 static struct link *
@@ -1262,12 +1263,13 @@ link_new(struct cl *cl)
     deferred_init(&lk->d_close, link_close_now, lk);
     deferred_init(&lk->d_free, link_free_cb, lk);
     lk->timer = timer_new(cl->loop, link_on_timer, lk);
-    timer_start(lk->timer, SETUP_TIMEOUT_MS, 0);
+    /* dial.c gives up first; this is a backstop for the dial phase. */
+    timer_start(lk->timer, 2 * cl->cfg->connect_timeout_ms, 0);
     lk->next = cl->links;
     cl->links = lk;
     log_debug("connect", "dialling %s", cl->cfg->edge_url);
     lk->dial = dial_start(cl->cm, cl->cfg->edge_host, cl->cfg->edge_port,
-                          DIAL_TIMEOUT_MS, link_on_dialed, lk);
+                          cl->cfg->connect_timeout_ms, link_on_dialed, lk);
     return lk;
 }
 

@@ -41,9 +41,9 @@
 #define BODY_CAP (256u * 1024u)
 #define MAX_WORKERS 1024
 #define WORKER_QUEUE 256 /* streams waiting for a worker's stream slot */
-#define PING_MS 20000u
-#define DEAD_MS 60000u
-#define CLIENT_IDLE_MS 60000u /* a client with nothing in flight */
+/* A worker is PINGed every --ping-interval; one that has sent nothing for
+ * DEAD_PINGS intervals is dropped at the next PING. */
+#define DEAD_PINGS 3u
 #define WELL_KNOWN "/.well-known/ptth/"
 
 struct edge;
@@ -311,8 +311,8 @@ xfer_detach_down(struct xfer *x)
         cl->cur = NULL;
     }
     x->cl = NULL;
-    if (cl->cur == NULL && cl->xfers == NULL && !cl->dead)
-        timer_start(cl->idle, CLIENT_IDLE_MS, 0); /* idle from now */
+    if (cl->cur == NULL && cl->xfers == NULL && !cl->dead) /* idle now */
+        timer_start(cl->idle, x->e->cfg->idle_timeout_ms, 0);
 }
 
 static void
@@ -1094,7 +1094,7 @@ worker_ping(void *arg)
     struct worker *w = arg;
     uint64_t now = loop_now_ms(w->e->loop);
 
-    if (now - w->last_rx > DEAD_MS) {
+    if (now - w->last_rx > DEAD_PINGS * w->e->cfg->ping_interval_ms) {
         worker_kill(w, "no answer to PING");
         return;
     }
@@ -1717,7 +1717,7 @@ handle_handshake(struct client *cl)
     log_info(wtag(w, tag, sizeof(tag)), "worker from %s serves %s", w->peer,
              url);
     w->ping = timer_new(e->loop, worker_ping, w);
-    timer_start(w->ping, PING_MS, PING_MS);
+    timer_start(w->ping, e->cfg->ping_interval_ms, e->cfg->ping_interval_ms);
     /* The connection now belongs to the worker; the client object goes. */
     conn_set_handler(w->conn, &worker_conn_cbs, w);
     cl->conn = NULL;
@@ -2135,7 +2135,7 @@ static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /* Closes clients that hold a connection without using it: the timer runs
  * from the accept and from the end of each response, so a request head
  * must arrive (and a keep-alive connection be reused) within
- * CLIENT_IDLE_MS. */
+ * --idle-timeout. */
 static void
 client_idle(void *arg)
 {
@@ -2159,7 +2159,7 @@ client_idle(void *arg)
         client_close(cl);
         return;
     }
-    timer_start(cl->idle, CLIENT_IDLE_MS, 0);
+    timer_start(cl->idle, cl->e->cfg->idle_timeout_ms, 0);
 }
 
 static void
@@ -2341,7 +2341,7 @@ on_accept(void *arg, int events)
             e->clients->prev = cl;
         e->clients = cl;
         cl->idle = timer_new(e->loop, client_idle, cl);
-        timer_start(cl->idle, CLIENT_IDLE_MS, 0);
+        timer_start(cl->idle, e->cfg->idle_timeout_ms, 0);
         net_xport(&x, fd);
         cl->conn = conn_new(e->loop, &x, e->tls, NULL, &client_conn_cbs, cl);
     }

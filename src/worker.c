@@ -36,8 +36,6 @@
 #include "upstream.h"
 #include "util.h"
 
-#define DIAL_TIMEOUT_MS 10000u
-#define HANDSHAKE_TIMEOUT_MS 10000u
 #define BACKOFF_MIN_MS 500u
 #define BACKOFF_MAX_MS 30000u
 #define RESP_CAP (256u * 1024u)
@@ -1066,7 +1064,8 @@ on_dialed(void *arg, int rc, const char *errmsg)
     w->state = WK_HANDSHAKE;
     w->conn = conn_new(w->loop, &x, w->tls, w->tls ? w->cfg->edge_host : NULL,
                        &wk_conn_cbs, w);
-    timer_start(w->timer, HANDSHAKE_TIMEOUT_MS, 0);
+    /* --connect-timeout again, for TLS and the upgrade handshake. */
+    timer_start(w->timer, w->cfg->connect_timeout_ms, 0);
 }
 
 static void
@@ -1074,7 +1073,7 @@ wk_dial(struct wk *w)
 {
     w->state = WK_DIAL;
     w->dial = dial_start(w->cm, w->cfg->edge_host, w->cfg->edge_port,
-                         DIAL_TIMEOUT_MS, on_dialed, w);
+                         w->cfg->connect_timeout_ms, on_dialed, w);
 }
 
 /* ---------------------------------------------------------- signals */

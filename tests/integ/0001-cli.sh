@@ -2,7 +2,7 @@
 # The command line: help, version, usage errors and their exit statuses.
 . "$top_srcdir/tests/lib/testlib.sh"
 
-plan 27
+plan 38
 
 out=$("$PTTH" --version)
 is "$?" 0 "--version exits 0"
@@ -53,6 +53,23 @@ usage_error "bad ADDR named" "'--listen' '1.2.3.4:99999'|--listen '1.2.3.4:99999
 export PTTH_NAME=x_y
 usage_error "bad env twin named" "PTTH_NAME NAME 'x_y'" expose 80
 unset PTTH_NAME
+usage_error "bad --idle-timeout named" "--idle-timeout 'soon'" \
+    serve --idle-timeout soon
+usage_error "--idle-timeout 0 refused" "--idle-timeout '0'" \
+    serve --idle-timeout 0
+usage_error "--ping-interval 0 refused" "--ping-interval '0'" \
+    serve --ping-interval 0
+usage_error "bad expose --connect-timeout named" "--connect-timeout '-1'" \
+    expose --connect-timeout -1 80
+usage_error "bad connect --connect-timeout named" "--connect-timeout '1x'" \
+    connect --connect-timeout 1x box
+export PTTH_PING_INTERVAL=never
+usage_error "bad PTTH_PING_INTERVAL named" "PTTH_PING_INTERVAL 'never'" serve
+unset PTTH_PING_INTERVAL
+export PTTH_CONNECT_TIMEOUT=0
+usage_error "bad PTTH_CONNECT_TIMEOUT named" "PTTH_CONNECT_TIMEOUT '0'" \
+    connect box
+unset PTTH_CONNECT_TIMEOUT
 usage_error "public listener without token" "not loopback" serve -l 0.0.0.0:0
 usage_error "bad log format" "xml" --log-format xml serve
 
@@ -67,3 +84,25 @@ is "$st" 3 "missing token file exits 3"
 st=$(exit_status "$PTTH" serve --token 'sec ret')
 is "$st" 2 "invalid token refused"
 nok "invalid token not printed" grep -q 'sec ret' "$TMP/last.err"
+
+# The timeout options are accepted (the edge starts; expose and connect get
+# as far as dialling a closed port: exit 4, not 2), from the command line
+# and from their PTTH_* twins; the option wins over a bad twin.
+export PTTH_IDLE_TIMEOUT=bogus
+start edge "$PTTH" serve -l 127.0.0.1:0 --idle-timeout 2.5 \
+    --ping-interval 500ms
+like "$(wait_ready edge)" '^http://127\.0\.0\.1:[0-9]+/$' \
+    "serve accepts --idle-timeout and --ping-interval over a bad env twin"
+unset PTTH_IDLE_TIMEOUT
+kill -TERM "$(pid_of edge)"
+wait_exit edge 10
+PTTH_IDLE_TIMEOUT=30 PTTH_PING_INTERVAL=1.5 start edge2 "$PTTH" serve \
+    -l 127.0.0.1:0
+like "$(wait_ready edge2)" '^http://127\.0\.0\.1:' \
+    "serve accepts PTTH_IDLE_TIMEOUT and PTTH_PING_INTERVAL"
+st=$(exit_status timeout 20 "$PTTH" expose --retries 0 --connect-timeout 2 \
+    -e http://127.0.0.1:1 80)
+is "$st" 4 "expose accepts --connect-timeout (closed port: exit 4)"
+st=$(PTTH_CONNECT_TIMEOUT=0.5 exit_status timeout 20 "$PTTH" connect \
+    -e http://127.0.0.1:1 box </dev/null)
+is "$st" 4 "connect accepts PTTH_CONNECT_TIMEOUT (closed port: exit 4)"

@@ -302,6 +302,77 @@ main(void)
     unsetenv("PTTH_QUIET");
     unsetenv("PTTH_LIST");
 
+    /* Timeouts: defaults, durations, 0 refused, environment twins. */
+    {
+        const char *a[] = {"ptth", "serve", NULL};
+        parse(&c, a);
+        is_int(cfg_load(&cfg, &c), 0, "serve with default timeouts");
+        is_int((long long)cfg.idle_timeout_ms, 60000, "idle default 60 s");
+        is_int((long long)cfg.ping_interval_ms, 20000, "ping default 20 s");
+        cfg_free(&cfg);
+        cli_free(&c);
+    }
+    {
+        const char *a[] = {"ptth", "connect", "box", NULL};
+        parse(&c, a);
+        is_int(cfg_load(&cfg, &c), 0, "connect with default timeout");
+        is_int((long long)cfg.connect_timeout_ms, 10000,
+               "connect-timeout default 10 s");
+        cfg_free(&cfg);
+        cli_free(&c);
+    }
+    {
+        const char *a[] = {"ptth", "serve",           "--idle-timeout",
+                           "2.5",  "--ping-interval", "500ms",
+                           NULL};
+        parse(&c, a);
+        is_int(cfg_load(&cfg, &c), 0, "serve timeouts given");
+        is_int((long long)cfg.idle_timeout_ms, 2500, "--idle-timeout 2.5");
+        is_int((long long)cfg.ping_interval_ms, 500, "--ping-interval 500ms");
+        cfg_free(&cfg);
+        cli_free(&c);
+    }
+    setenv("PTTH_CONNECT_TIMEOUT", "1.5", 1);
+    {
+        const char *a[] = {"ptth", "expose", "80", NULL};
+        const char *b[] = {"ptth", "expose", "--connect-timeout=3", "80", NULL};
+        parse(&c, a);
+        is_int(cfg_load(&cfg, &c), 0, "PTTH_CONNECT_TIMEOUT");
+        is_int((long long)cfg.connect_timeout_ms, 1500,
+               "connect-timeout from the environment");
+        cfg_free(&cfg);
+        cli_free(&c);
+        parse(&c, b);
+        is_int(cfg_load(&cfg, &c), 0, "--connect-timeout with env");
+        is_int((long long)cfg.connect_timeout_ms, 3000,
+               "--connect-timeout wins over the environment");
+        cfg_free(&cfg);
+        cli_free(&c);
+    }
+    setenv("PTTH_CONNECT_TIMEOUT", "0", 1);
+    {
+        const char *a[] = {"ptth", "connect", "box", NULL};
+        is_int(status_of(a), 2, "PTTH_CONNECT_TIMEOUT=0 refused");
+    }
+    unsetenv("PTTH_CONNECT_TIMEOUT");
+    {
+        const char *a1[] = {"ptth", "serve", "--idle-timeout", "0", NULL};
+        const char *a2[] = {"ptth", "serve", "--ping-interval", "0ms", NULL};
+        const char *a3[] = {"ptth", "serve", "--ping-interval", "-1", NULL};
+        const char *a4[] = {"ptth", "expose", "--connect-timeout",
+                            "soon", "80",     NULL};
+        const char *a5[] = {"ptth", "connect", "--connect-timeout",
+                            "0",    "box",     NULL};
+        const char *a6[] = {"ptth", "expose", "--idle-timeout",
+                            "1",    "80",     NULL};
+        is_int(status_of(a1), 2, "--idle-timeout 0 refused");
+        is_int(status_of(a2), 2, "--ping-interval 0ms refused");
+        is_int(status_of(a3), 2, "negative --ping-interval refused");
+        is_int(status_of(a4), 2, "bad --connect-timeout");
+        is_int(status_of(a5), 2, "connect: --connect-timeout 0 refused");
+        is_int(status_of(a6), 2, "--idle-timeout is not an expose option");
+    }
+
     /* Token files: comments and blank lines skipped, CRLF tolerated. */
     {
         int fd = mkstemp(tmpl);

@@ -1,0 +1,154 @@
+#!/bin/bash
+# Configurable timeouts end to end: `ptth serve --idle-timeout` closes an
+# idle HTTP/1.1 keep-alive client, `--ping-interval` drops a worker that
+# stops answering PINGs, and `--connect-timeout` (and PTTH_CONNECT_TIMEOUT)
+# makes `ptth expose --retries 0` and `ptth connect` give up, exit 4, on an
+# edge that accepts TCP but never answers. The bounds are generous: each
+# one is well below the default the option replaces, so a broken option
+# fails the test, while a slow machine does not.
+# shellcheck disable=SC1091,SC2154 # testlib.sh, top_srcdir: from make check
+. "$top_srcdir/tests/lib/testlib.sh"
+
+command -v socat >/dev/null || skip_all "socat not installed"
+
+plan 18
+
+# elapsed_ms START: milliseconds since START (an $EPOCHREALTIME value).
+elapsed_ms() {
+    _now=${EPOCHREALTIME/[.,]/}
+    _then=${1/[.,]/}
+    echo $(((_now - _then) / 1000))
+}
+
+# --- --idle-timeout ---------------------------------------------------------
+
+start edge "$PTTH" serve -v -l 127.0.0.1:0 --idle-timeout 1 \
+    --ping-interval 0.4
+url=$(wait_ready edge) || {
+    echo "Bail out! the edge did not start"
+    exit 1
+}
+port=${url##*:}
+port=${port%/}
+
+# get_404 FD: sends a request for an unknown host on FD and reads the
+# answer (head, then content-length bytes); prints the status line.
+get_404() {
+    printf 'GET / HTTP/1.1\r\nHost: nosuch.localhost\r\n\r\n' >&"$1"
+    _status=''
+    _len=0
+    while IFS= read -r -t 5 _l <&"$1"; do
+        _l=${_l%$'\r'}
+        [ -z "$_status" ] && _status=$_l
+        case $_l in
+        [Cc]ontent-[Ll]ength:*) _len=${_l#*: } ;;
+        '') break ;;
+        esac
+    done
+    [ "$_len" -gt 0 ] && read -r -t 5 -N "$_len" _ <&"$1"
+    printf '%s\n' "$_status"
+}
+
+exec 3<>"/dev/tcp/127.0.0.1/$port"
+like "$(get_404 3)" '^HTTP/1.1 404' "idle: first response on a keep-alive connection"
+# Not closed at 0.3 s: a read times out (status > 128) instead of EOF (1).
+read -r -t 0.3 _ <&3
+st=$?
+ok "idle: connection still open after 0.3 s (read status $st)" test "$st" -gt 128
+like "$(get_404 3)" '^HTTP/1.1 404' "idle: the connection is reused"
+t0=$EPOCHREALTIME
+read -r -t 10 _ <&3
+st=$?
+ms=$(elapsed_ms "$t0")
+exec 3<&-
+is "$st" 1 "idle: the edge closes the idle connection (EOF)"
+ok "idle: closed after about 1 s, not before 0.5 s or after 5 s (${ms} ms)" \
+    test "$ms" -ge 500 -a "$ms" -le 5000
+
+# A connection that never sends a request head is closed too.
+exec 3<>"/dev/tcp/127.0.0.1/$port"
+t0=$EPOCHREALTIME
+read -r -t 10 _ <&3
+st=$?
+ms=$(elapsed_ms "$t0")
+exec 3<&-
+ok "idle: a silent connection is closed within 5 s (status $st, ${ms} ms)" \
+    test "$st" = 1 -a "$ms" -le 5000
+
+# --- --ping-interval ----------------------------------------------------------
+
+mkdir -p "$TMP/site"
+echo hello >"$TMP/site/index.html"
+start worker "$PTTH" expose -e "$url" -n pinged "$TMP/site"
+wurl=$(wait_ready worker 15)
+like "$wurl" '^http://pinged\.localhost:' "ping: the worker is up"
+h=(-H "Host: pinged.localhost")
+# Five intervals of an answering worker: it must stay.
+sleep 2 # not readiness: the time a live worker must survive
+is "$(curl -sS -m 5 "${h[@]}" "$url")" hello "ping: an answering worker stays"
+nok "ping: no drop logged for an answering worker" \
+    grep -q 'no answer to PING' "$TMP/edge.err"
+
+wpid=$(pid_of worker)
+kill -STOP "$wpid"
+t0=$EPOCHREALTIME
+n=0
+while ! grep -q "worker for 'pinged' left: no answer to PING" \
+    "$TMP/edge.err" && [ "$n" -lt 200 ]; do
+    sleep 0.05 # bounded poll (10 s): a log line, not a stdout line
+    n=$((n + 1))
+done
+ms=$(elapsed_ms "$t0")
+ok "ping: a stopped worker is dropped (logged)" \
+    grep -q "worker for 'pinged' left: no answer to PING" "$TMP/edge.err"
+# Dropped between 3 and 4 intervals after its last frame (1.2 to 1.6 s).
+ok "ping: dropped within 5 s at --ping-interval 0.4 (${ms} ms)" \
+    test "$ms" -le 5000
+code=$(curl -s -o /dev/null -w '%{http_code}' -m 5 "${h[@]}" "$url")
+like "$code" '^(404|502)$' "ping: the tunnel no longer answers 200 ($code)"
+kill -CONT "$wpid"
+kill -TERM "$wpid" 2>/dev/null
+wait_exit worker 10
+
+# --- --connect-timeout --------------------------------------------------------
+
+# An "edge" that accepts TCP and reads, but never writes a byte. Not
+# started with `start`: it prints nothing on stdout, only its port on
+# stderr (socat -d -d: "listening on ... 127.0.0.1:PORT").
+socat -d -d -u TCP-LISTEN:0,bind=127.0.0.1,reuseaddr,fork \
+    OPEN:/dev/null,wronly </dev/null >/dev/null 2>"$TMP/mute.err" &
+track $!
+n=0
+while ! grep -q 'listening on' "$TMP/mute.err" && [ "$n" -lt 200 ]; do
+    sleep 0.05 # bounded poll (10 s): socat prints its port on stderr
+    n=$((n + 1))
+done
+mport=$(sed -n 's/.*listening on .*:\([0-9][0-9]*\)$/\1/p' "$TMP/mute.err" |
+    head -n 1)
+case $mport in
+'' | *[!0-9]*)
+    echo "Bail out! socat did not print its port: $(cat "$TMP/mute.err")"
+    exit 1
+    ;;
+esac
+mute=http://127.0.0.1:$mport
+
+t0=$EPOCHREALTIME
+timeout 15 "$PTTH" expose --retries 0 --connect-timeout 1 -e "$mute" \
+    "$TMP/site" </dev/null >/dev/null 2>"$TMP/xp.err"
+st=$?
+ms=$(elapsed_ms "$t0")
+is "$st" 4 "expose --connect-timeout 1 --retries 0: exit 4"
+like "$(cat "$TMP/xp.err")" 'did not answer the handshake in time' \
+    "expose: says the handshake timed out"
+ok "expose: gave up within 5 s, default is 10 (${ms} ms)" test "$ms" -le 5000
+
+t0=$EPOCHREALTIME
+PTTH_CONNECT_TIMEOUT=1 timeout 15 "$PTTH" connect -e "$mute" box \
+    </dev/null >/dev/null 2>"$TMP/cn.err"
+st=$?
+ms=$(elapsed_ms "$t0")
+is "$st" 4 "connect with PTTH_CONNECT_TIMEOUT=1: exit 4"
+like "$(cat "$TMP/cn.err")" 'did not answer within 1 s' \
+    "connect: names the limit"
+ok "connect: gave up within 5 s, default is 10 (${ms} ms)" test "$ms" -le 5000
