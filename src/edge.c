@@ -585,8 +585,8 @@ up_body_read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len,
     if (x == NULL)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     (void)buf;
-    n = h2_read_queue(s, sid, &x->req, x->req_eof, NULL, &x->req_deferred, len,
-                      flags);
+    n = h2_read_queue(s, sid, ((struct worker *)ud)->conn, &x->req, x->req_eof,
+                      NULL, &x->req_deferred, len, flags);
     if (n < 0)
         return n;
     /* The response-head timeout counts from the end of the request. */
@@ -1070,7 +1070,16 @@ worker_on_readable(void *arg)
 static void
 worker_on_drain(void *arg)
 {
-    worker_send(arg);
+    struct worker *w = arg;
+    struct xfer *x, *next;
+
+    /* Request bodies that waited for room in the output. */
+    for (x = w->xfers; x != NULL; x = next) {
+        next = x->w_next;
+        if (bufq_len(&x->req) > 0 || x->req_eof)
+            xfer_req_ready(x);
+    }
+    worker_send(w);
 }
 
 static void
@@ -1284,8 +1293,8 @@ down_body_read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len,
     if (x == NULL)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     (void)buf;
-    n = h2_read_queue(s, sid, &x->resp, x->resp_eof, &x->trailers,
-                      &x->resp_deferred, len, flags);
+    n = h2_read_queue(s, sid, ((struct client *)ud)->conn, &x->resp,
+                      x->resp_eof, &x->trailers, &x->resp_deferred, len, flags);
     if (n <= 0)
         return n;
     x->bytes += (size_t)n;
@@ -2257,6 +2266,16 @@ client_on_drain(void *arg)
         edge_check_stopped(cl->e);
 
     if (cl->mode == CM_H2) {
+        struct xfer *x;
+
+        /* Responses that waited for room in the output. */
+        for (x = cl->xfers; x != NULL; x = x->cl_next) {
+            if (x->resp_deferred && x->head_sent &&
+                (bufq_len(&x->resp) > 0 || x->resp_eof)) {
+                x->resp_deferred = false;
+                nghttp2_session_resume_data(cl->h2, x->down_sid);
+            }
+        }
         client_h2_send(cl);
         return;
     }

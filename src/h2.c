@@ -130,13 +130,16 @@ h2_nv_response(int status, const struct hdr_list *l, char *status_buf,
 }
 
 ssize_t
-h2_read_queue(nghttp2_session *s, int32_t sid, struct bufq *q, bool eof,
-              const struct hdr_list *trailers, bool *waiting, size_t len,
-              uint32_t *flags)
+h2_read_queue(nghttp2_session *s, int32_t sid, struct conn *c, struct bufq *q,
+              bool eof, const struct hdr_list *trailers, bool *waiting,
+              size_t len, uint32_t *flags)
 {
     size_t n = bufq_len(q) < len ? bufq_len(q) : len;
 
-    if (n == 0 && !eof) {
+    /* A NO_COPY frame is sent right after this returns, from the same
+     * mem_send call: size one only when c's output can take it, so that
+     * h2_send_queued never has to refuse it. */
+    if ((n == 0 && !eof) || conn_out_len(c) >= CONN_OUT_HIGH) {
         *waiting = true;
         return NGHTTP2_ERR_DEFERRED;
     }
@@ -159,8 +162,8 @@ h2_send_queued(struct conn *c, const nghttp2_frame *frame,
     /* Padding is never asked for (no select_padding_callback). */
     if (frame->data.padlen != 0 || length > bufq_len(q))
         return NGHTTP2_ERR_CALLBACK_FAILURE;
-    /* nghttp2 sends these frames without returning from mem_send, so
-     * h2_send's bound is enforced here: the frame waits for on_drain. */
+    /* h2_read_queue sized the frame only if c had room; should c be full
+     * all the same, nghttp2 retries the frame at the next h2_send. */
     if (conn_out_len(c) >= CONN_OUT_HIGH)
         return NGHTTP2_ERR_WOULDBLOCK;
     if (conn_write(c, framehd, 9) != 0 || conn_write_from(c, q, length) != 0)

@@ -55,15 +55,16 @@ int h2_submit_trailers(nghttp2_session *s, int32_t sid,
 /* The body of a data provider reading a capped queue, without copying:
  * returns how many bytes (up to len) of q the next DATA frame carries and
  * sets NGHTTP2_DATA_FLAG_NO_COPY, so nghttp2 calls the session's
- * send_data_callback, which must call h2_send_queued with the same q; or
- * returns NGHTTP2_ERR_DEFERRED (and sets *waiting; resume the stream when
- * bytes come) while q is empty and eof is false. Once eof and the frame
+ * send_data_callback, which must call h2_send_queued with the same q and
+ * c; or returns NGHTTP2_ERR_DEFERRED and sets *waiting while q is empty
+ * and eof is false, or while c's output is at CONN_OUT_HIGH: resume the
+ * stream when bytes come and from c's on_drain. Once eof and the frame
  * takes the rest of q it sets NGHTTP2_DATA_FLAG_EOF in *flags and, if
  * trailers has fields, submits them on (s, sid) instead of ending the
  * stream with the DATA. */
-ssize_t h2_read_queue(nghttp2_session *s, int32_t sid, struct bufq *q, bool eof,
-                      const struct hdr_list *trailers, bool *waiting,
-                      size_t len, uint32_t *flags);
+ssize_t h2_read_queue(nghttp2_session *s, int32_t sid, struct conn *c,
+                      struct bufq *q, bool eof, const struct hdr_list *trailers,
+                      bool *waiting, size_t len, uint32_t *flags);
 /* The send_data_callback's work for a frame h2_read_queue sized: queues
  * the 9-byte frame header and moves |length| bytes of q into c's output
  * (whole chunks are relinked, not copied). Returns 0,

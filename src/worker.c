@@ -202,8 +202,8 @@ wk_body_read_cb(nghttp2_session *session, int32_t sid, uint8_t *buf, size_t len,
 
     (void)ud;
     (void)buf;
-    n = h2_read_queue(session, sid, &s->resp, s->resp_eof, &s->trailers,
-                      &s->deferred, len, flags);
+    n = h2_read_queue(session, sid, ((struct wk *)ud)->conn, &s->resp,
+                      s->resp_eof, &s->trailers, &s->deferred, len, flags);
     /* Room again: let the source that filled the queue go on. */
     if (n > 0 && s->up_paused && s->up != NULL) {
         s->up_paused = false;
@@ -1018,8 +1018,16 @@ static void
 wk_on_drain(void *arg)
 {
     struct wk *w = arg;
-    if (w->state == WK_UP)
-        wk_send(w);
+    struct wstream *s;
+
+    if (w->state != WK_UP)
+        return;
+    /* Responses that waited for room in the output. */
+    for (s = w->streams; s != NULL; s = s->next) {
+        if (s->deferred && (bufq_len(&s->resp) > 0 || s->resp_eof))
+            stream_resume(s);
+    }
+    wk_send(w);
 }
 
 static void
