@@ -590,7 +590,8 @@ up_body_read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len,
     if (n < 0)
         return n;
     /* The response-head timeout counts from the end of the request. */
-    if ((*flags & NGHTTP2_DATA_FLAG_EOF) && !x->have_head && !x->tunnel)
+    if ((*flags & NGHTTP2_DATA_FLAG_EOF) && !x->have_head && !x->tunnel &&
+        x->e->cfg->timeout_ms > 0)
         timer_start(x->timer, x->e->cfg->timeout_ms, 0);
     if (n > 0 && x->cl != NULL) {
         if (x->down_sid > 0) {
@@ -713,7 +714,7 @@ xfer_submit(struct xfer *x, struct worker *w, const nghttp2_nv *nv, size_t n)
     x->timer = timer_new(x->e->loop, xfer_timeout, x);
     /* The response-head timeout counts from the end of the request: a
      * long upload is not a slow worker. */
-    if (x->req_eof)
+    if (x->req_eof && x->e->cfg->timeout_ms > 0) /* 0: no limit */
         timer_start(x->timer, x->e->cfg->timeout_ms, 0);
     if (x->down_sid == 0 && x->cl != NULL && x->cl->req.expect_continue &&
         !x->req_eof)

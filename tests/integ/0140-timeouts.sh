@@ -11,7 +11,7 @@
 
 command -v socat >/dev/null || skip_all "socat not installed"
 
-plan 18
+plan 19
 
 # elapsed_ms START: milliseconds since START (an $EPOCHREALTIME value).
 elapsed_ms() {
@@ -152,3 +152,18 @@ is "$st" 4 "connect with PTTH_CONNECT_TIMEOUT=1: exit 4"
 like "$(cat "$TMP/cn.err")" 'did not answer within 1 s' \
     "connect: names the limit"
 ok "connect: gave up within 5 s, default is 10 (${ms} ms)" test "$ms" -le 5000
+
+# --- --timeout 0: no limit on either side -----------------------------------
+
+: "${ORIGIN:=$(cd "$(dirname "$0")/../.." && pwd)/tests/helpers/origin}"
+start o0 "$ORIGIN" --listen 127.0.0.1:0
+ourl=$(wait_ready o0)
+oport=${ourl##*:}
+oport=${oport%/}
+start e0 "$PTTH" serve -l 127.0.0.1:0 --timeout 0
+url0=$(wait_ready e0)
+start w0 "$PTTH" expose -e "$url0" -n nolimit --timeout 0 "$oport"
+wait_ready w0 >/dev/null
+r=$(curl -sS --max-time 10 -H 'Host: nolimit.localhost' -w ' %{http_code}' \
+    "${url0}slow/400" 2>&1)
+like "$r" ' 200$' "serve and expose --timeout 0: a slow response is no 504"
