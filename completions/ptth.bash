@@ -32,7 +32,8 @@ _ptth()
         --tls-key --token --token-file'
     local expose_opts='--cacert --connect-timeout --dotfiles -e --edge --exec
         --follow-symlinks --grace --host-header --index -k --insecure
-        --list -n --name --retries --tcp --timeout --token --token-file'
+        --list -n --name --ping-interval --retries --tcp --timeout --token
+        --token-file'
     local connect_opts='--cacert --connect-timeout -e --edge -k --insecure
         -L --listen --token --token-file'
     # Options that take a value (the next word, or after '=').

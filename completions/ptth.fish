@@ -134,6 +134,7 @@ __ptth_opt expose --index - file 'Directory: file served for a directory'
 __ptth_opt expose --insecure -k flag "Do not verify the edge's TLS certificate"
 __ptth_opt expose --list - flag 'Directory: list directories that have no index'
 __ptth_opt expose --name -n str 'Tunnel name, a DNS label'
+__ptth_opt expose --ping-interval - num 'PING the edge this often; redial if it goes silent (seconds)'
 __ptth_opt expose --retries - num 'Give up after N failed reconnects'
 __ptth_opt expose --tcp - flag 'Expose TARGET as a TCP service for ptth connect'
 __ptth_opt expose --timeout - num "Wait this long for the upstream's response head"

@@ -75,6 +75,8 @@ static const struct opt expose_opts[] = {
      "Directory: list directories that have no index", NULL},
     {"name", 'n', OPT_STR, O_NAME, 0, "NAME",
      "Tunnel name, a DNS label (default: assigned)", NULL},
+    {"ping-interval", 0, OPT_NUM, O_PING_INTERVAL, 0, "SECONDS",
+     "PING the edge this often; redial if it goes silent (20)", NULL},
     {"retries", 0, OPT_NUM, O_RETRIES, 0, "N",
      "Give up after N failed reconnects (forever)", NULL},
     {"tcp", 0, OPT_FLAG, O_TCP, 0, NULL,

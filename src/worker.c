@@ -40,6 +40,7 @@
 #define BACKOFF_MAX_MS 30000u
 #define RESP_CAP (256u * 1024u)
 #define MAX_RESP_HEAD 16384u
+#define DEAD_PINGS 3u /* silent intervals before the edge counts as lost */
 
 enum wk_state {
     WK_DIAL,
@@ -93,6 +94,8 @@ struct wk {
     struct buf in;
     struct h1_msg resp;
     struct timer *timer; /* backoff, handshake timeout, grace */
+    struct timer *ping;  /* while UP: every --ping-interval */
+    uint64_t last_rx;    /* loop time of the last bytes from the edge */
     int failures;
     char name[64]; /* the tunnel's name once known */
     char *url;
@@ -695,6 +698,7 @@ wk_close_conn(struct wk *w)
         stream_free(s);
     }
     loop_cancel(w->loop, &w->d_send);
+    timer_stop(w->ping);
     conn_free(w->conn);
     w->conn = NULL;
     dial_cancel(w->dial);
@@ -735,6 +739,30 @@ on_timer(void *arg)
         wk_dial(w);
     else if (w->state == WK_HANDSHAKE)
         wk_lost(w, "the edge did not answer the handshake in time");
+}
+
+/* Mirrors the edge (edge.c): PING every --ping-interval; an edge that has
+ * sent nothing for DEAD_PINGS intervals is gone without a FIN or RST
+ * (partition, NAT state dropped, frozen host), so reconnect. */
+static void
+on_ping(void *arg)
+{
+    struct wk *w = arg;
+    uint64_t silent = loop_now_ms(w->loop) - w->last_rx;
+    char why[96];
+
+    if (w->state != WK_UP)
+        return;
+    if (silent > DEAD_PINGS * w->cfg->ping_interval_ms) {
+        snprintf(why, sizeof(why), "the edge did not answer PINGs for %.1f s",
+                 (double)silent / 1000.0);
+        wk_lost(w, why);
+        return;
+    }
+    if (w->shutting)
+        return; /* our side is closed: nothing more may be sent */
+    nghttp2_submit_ping(w->h2, NGHTTP2_FLAG_NONE, NULL);
+    wk_send(w);
 }
 
 /* The connection failed or ended: retry with backoff, or stop. */
@@ -857,6 +885,8 @@ wk_up(struct wk *w, const char *url)
     w->failures = 0;
     w->state = WK_UP;
     timer_stop(w->timer);
+    w->last_rx = loop_now_ms(w->loop);
+    timer_start(w->ping, w->cfg->ping_interval_ms, w->cfg->ping_interval_ms);
     if (w->cfg->exec != NULL && !w->exec_started)
         start_exec(w);
 }
@@ -961,13 +991,13 @@ wk_on_readable(void *arg)
         n = conn_read(w->conn, tmp, sizeof(tmp));
         if (n == PTTH_EAGAIN)
             break;
-        if (n > 0)
-            total += (size_t)n;
         if (n <= 0) {
             wk_lost(w, n == PTTH_ECLOSED ? "the edge closed the connection"
                                          : conn_errstr(w->conn));
             return;
         }
+        total += (size_t)n;
+        w->last_rx = loop_now_ms(w->loop);
         if (h2_recv(w->h2, tmp, (size_t)n) != 0) {
             (void)h2_send(w->h2, w->conn);
             wk_lost(w, "HTTP/2 protocol error");
@@ -1198,6 +1228,7 @@ worker_main(const struct cfg *cfg)
     deferred_init(&w.d_send, wk_send_now, &w);
     w.timer = timer_new(w.loop, on_timer, &w);
     w.grace = timer_new(w.loop, on_grace_over, &w);
+    w.ping = timer_new(w.loop, on_ping, &w);
     w.sig_int = sig_watch_new(w.loop, SIGINT, on_signal, &w);
     w.sig_term = sig_watch_new(w.loop, SIGTERM, on_signal, &w);
     wk_dial(&w);
@@ -1206,6 +1237,7 @@ worker_main(const struct cfg *cfg)
     status = w.state == WK_DONE ? w.status : PTTH_EXIT_INTERNAL;
     timer_free(w.timer);
     timer_free(w.grace);
+    timer_free(w.ping);
     sig_watch_free(w.sig_int);
     sig_watch_free(w.sig_term);
     curlm_free(w.cm);

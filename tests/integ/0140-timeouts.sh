@@ -3,7 +3,8 @@
 # idle HTTP/1.1 keep-alive client, `--ping-interval` drops a worker that
 # stops answering PINGs, and `--connect-timeout` (and PTTH_CONNECT_TIMEOUT)
 # makes `ptth expose --retries 0` and `ptth connect` give up, exit 4, on an
-# edge that accepts TCP but never answers. The bounds are generous: each
+# edge that accepts TCP but never answers; `ptth expose --ping-interval`
+# keeps a live edge and reconnects from one that stops answering. The bounds are generous: each
 # one is well below the default the option replaces, so a broken option
 # fails the test, while a slow machine does not.
 # shellcheck disable=SC1091,SC2154 # testlib.sh, top_srcdir: from make check
@@ -11,7 +12,7 @@
 
 command -v socat >/dev/null || skip_all "socat not installed"
 
-plan 19
+plan 27
 
 # elapsed_ms START: milliseconds since START (an $EPOCHREALTIME value).
 elapsed_ms() {
@@ -167,3 +168,55 @@ wait_ready w0 >/dev/null
 r=$(curl -sS --max-time 10 -H 'Host: nolimit.localhost' -w ' %{http_code}' \
     "${url0}slow/400" 2>&1)
 like "$r" ' 200$' "serve and expose --timeout 0: a slow response is no 504"
+
+# --- expose --ping-interval: the worker PINGs the edge ----------------------
+
+# The edge PINGs its workers only every 20 s (the default), so over these few
+# seconds everything a worker hears comes from its own PINGs being answered.
+start e2 "$PTTH" serve -l 127.0.0.1:0
+url2=$(wait_ready e2)
+e2pid=$(pid_of e2)
+lost='lost the edge (the edge did not answer PINGs for'
+
+start w2 "$PTTH" expose -e "$url2" -n alive --ping-interval 0.3 "$TMP/site"
+like "$(wait_ready w2 15)" '^http://alive\.localhost:' \
+    "expose ping: the worker is up"
+# Over six intervals a live edge answers every PING: the worker must stay.
+sleep 2 # not readiness: the time a live edge must keep its worker
+nok "expose ping: no loss logged with a live edge" \
+    grep -qF "$lost" "$TMP/w2.err"
+is "$(curl -sS -m 5 -H 'Host: alive.localhost' "$url2")" hello \
+    "expose ping: the tunnel still answers after 2 s"
+kill -TERM "$(pid_of w2)" 2>/dev/null
+wait_exit w2 10
+
+start w3 "$PTTH" expose -v -e "$url2" -n frozen --ping-interval 0.4 \
+    "$TMP/site"
+like "$(wait_ready w3 15)" '^http://frozen\.localhost:' \
+    "expose ping: the second worker is up"
+# A frozen edge keeps the TCP connection open but answers nothing.
+kill -STOP "$e2pid"
+t0=$EPOCHREALTIME
+n=0
+while ! grep -qF "$lost" "$TMP/w3.err" && [ "$n" -lt 100 ]; do
+    sleep 0.05 # bounded poll (5 s): a log line, not a stdout line
+    n=$((n + 1))
+done
+ms=$(elapsed_ms "$t0")
+kill -CONT "$e2pid"
+ok "expose ping: a frozen edge is reported lost (logged)" \
+    grep -qF "$lost" "$TMP/w3.err"
+# Lost between 3 and 4 intervals after the edge's last frame (1.2 to 1.6 s);
+# TCP keepalive would take minutes.
+ok "expose ping: lost within 5 s at --ping-interval 0.4 (${ms} ms)" \
+    test "$ms" -le 5000
+n=0
+while ! grep -q 'reconnected: http://frozen\.localhost:' "$TMP/w3.err" &&
+    [ "$n" -lt 200 ]; do
+    sleep 0.05 # bounded poll (10 s): a log line, not a stdout line
+    n=$((n + 1))
+done
+ok "expose ping: the worker reconnects once the edge answers again" \
+    grep -q 'reconnected: http://frozen\.localhost:' "$TMP/w3.err"
+is "$(curl -sS -m 5 -H 'Host: frozen.localhost' "$url2")" hello \
+    "expose ping: the tunnel answers again after the reconnect"
