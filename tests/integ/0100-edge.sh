@@ -6,7 +6,7 @@
 # shellcheck disable=SC1091,SC2154 # testlib.sh, top_srcdir: from make check
 . "$top_srcdir/tests/lib/testlib.sh"
 
-plan 56
+plan 59
 
 CURL="curl -sS --max-time 10"
 
@@ -109,8 +109,20 @@ if command -v nghttp >/dev/null 2>&1; then
         "nghttp (h2c): :status 404"
     like "$(cat "$TMP/nghttp.out")" "no tunnel.*nosuch\.localhost|nosuch\.localhost" \
         "nghttp (h2c): body names the host"
+    # Only origin-form requests with an http(s) scheme may reach a worker:
+    # anything else would be a different request at an HTTP/1 origin.
+    timeout 10 nghttp -H ':scheme: ftp' -H ':authority: nosuch.localhost' \
+        "$url" >"$TMP/scheme.out" 2>&1
+    like "$(cat "$TMP/scheme.out")" ':scheme must be http or https' \
+        "h2c request with :scheme ftp: 400 naming :scheme"
+    timeout 10 nghttp -v -H ':path: x' -H ':authority: nosuch.localhost' \
+        "$url" >"$TMP/path.out" 2>&1
+    like "$(cat "$TMP/path.out")" 'RST_STREAM.*|:status: 400' \
+        "h2c request with :path 'x' (not origin-form): refused"
+    ok "... and never reaches routing (no 404)" \
+        sh -c "! grep -q ':status: 404' '$TMP/path.out'"
 else
-    skip 2 "nghttp not installed"
+    skip 5 "nghttp not installed"
 fi
 
 # Keep-alive: two requests on one connection.
