@@ -1431,18 +1431,6 @@ h1_simple_response(struct client *cl, int status, const char *extra,
     conn_shutdown(cl->conn);
 }
 
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes s[0..n) into out (NUL-terminated). -1 on bad input. */
 static int
 pct_decode(const char *s, size_t n, char *out, size_t outlen)
@@ -1454,8 +1442,8 @@ pct_decode(const char *s, size_t n, char *out, size_t outlen)
             int hi, lo;
             if (i + 2 >= n)
                 return -1;
-            hi = hexval(s[i + 1]);
-            lo = hexval(s[i + 2]);
+            hi = hex_digit(s[i + 1]);
+            lo = hex_digit(s[i + 2]);
             if (hi < 0 || lo < 0)
                 return -1;
             c = (char)(hi * 16 + lo);

@@ -59,18 +59,6 @@ is_ows(char c)
     return c == ' ' || c == '\t';
 }
 
-static int
-hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool
 is_digit(char c)
 {
@@ -130,7 +118,7 @@ valid_host(const char *s, size_t n, bool need_port)
         for (i = 1; i < n && s[i] != ']'; i++) {
             if (s[i] == ':')
                 colons++;
-            else if (hexval((unsigned char)s[i]) < 0 && s[i] != '.')
+            else if (hex_digit((unsigned char)s[i]) < 0 && s[i] != '.')
                 return false;
         }
         if (i >= n || colons < 2)
@@ -142,8 +130,9 @@ valid_host(const char *s, size_t n, bool need_port)
             if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                 is_digit((char)c) || strchr("-._~!$&'()*+;=", c) != NULL)
                 continue;
-            if (c == '%' && i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 &&
-                hexval((unsigned char)s[i + 2]) >= 0) {
+            if (c == '%' && i + 2 < n &&
+                hex_digit((unsigned char)s[i + 1]) >= 0 &&
+                hex_digit((unsigned char)s[i + 2]) >= 0) {
                 i += 2;
                 continue;
             }
@@ -756,7 +745,7 @@ chunk_step(struct h1_chunked *c, unsigned char ch)
 
     switch (c->state) {
     case CS_SIZE0:
-        v = hexval(ch);
+        v = hex_digit(ch);
         if (v < 0)
             return PTTH_EPROTO;
         c->left = (uint64_t)v;
@@ -764,7 +753,7 @@ chunk_step(struct h1_chunked *c, unsigned char ch)
         c->state = CS_SIZE;
         return 0;
     case CS_SIZE:
-        v = hexval(ch);
+        v = hex_digit(ch);
         if (v >= 0) {
             if (++c->ext_len > 16 || c->left > (UINT64_C(1) << 59) - 1)
                 return PTTH_EPROTO; /* the size must stay below 2^63 */

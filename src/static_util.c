@@ -14,18 +14,6 @@
 
 /* ------------------------------------------------------------ paths */
 
-static int
-hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Strict UTF-8 (RFC 3629): shortest form, no surrogates, <= U+10FFFF. */
 static bool
 utf8_valid(const unsigned char *s, size_t n)
@@ -87,8 +75,8 @@ static_normalize(const char *path, char *out, size_t outlen)
         while (*p != '\0' && *p != '/' && *p != '?') {
             unsigned char c = (unsigned char)*p;
             if (c == '%') {
-                int h = hexval((unsigned char)p[1]);
-                int l = h >= 0 ? hexval((unsigned char)p[2]) : -1;
+                int h = hex_digit((unsigned char)p[1]);
+                int l = h >= 0 ? hex_digit((unsigned char)p[2]) : -1;
                 if (l < 0)
                     goto fail; /* "%", "%4", "%g1" */
                 c = (unsigned char)(h * 16 + l);

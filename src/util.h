@@ -38,6 +38,8 @@ bool is_dns_label(const char *s);
 bool str_ieq(const char *a, const char *b);
 bool str_nieq(const char *a, const char *b, size_t n);
 char ascii_lower(char c);
+/* Value of the hex digit c (either case), or -1. */
+int hex_digit(int c);
 
 /* Milliseconds from an arbitrary monotonic origin. */
 uint64_t mono_ms(void);

@@ -62,6 +62,11 @@ main(void)
     ok(str_ieq("Content-Length", "content-length"), "str_ieq");
     ok(!str_ieq("content-length", "content-lengt"), "str_ieq length");
     ok(str_nieq("Upgrade: x", "upgrade", 7), "str_nieq prefix");
+    ok(hex_digit('0') == 0 && hex_digit('9') == 9 && hex_digit('a') == 10 &&
+           hex_digit('F') == 15,
+       "hex_digit: both cases");
+    ok(hex_digit('g') == -1 && hex_digit('/') == -1 && hex_digit(-61) == -1,
+       "hex_digit: -1 for anything else");
     is_int(ptth_strlcpy(buf, "abcdefghij", sizeof(buf)), 10, "strlcpy len");
     is_str(buf, "abcdefg", "strlcpy truncates");
     {
