@@ -25,18 +25,21 @@
 
 extern char **environ;
 
+/* A FIFO of deferred entries, linked through deferred.next. */
+struct dqueue {
+    struct deferred *head, *tail;
+    size_t len;
+};
+
 struct loop {
     uv_loop_t uv;
     uv_check_t check; /* drains the deferred queue after I/O; unref'd */
     uv_idle_t idle;   /* active only while the queue is non-empty, so the
                        * loop polls with a zero timeout and stays alive */
-    struct deferred *dq_head, *dq_tail; /* ordinary entries */
-    size_t dq_len;
-    struct deferred *lq_head, *lq_tail; /* late entries */
-    size_t lq_len;
-    unsigned long drains;        /* drains begun: deferred.ran */
-    struct deferred *carry;      /* ran this drain and queued again */
-    struct deferred *carry_tail; /* (they go back at its end) */
+    struct dqueue ordinary, late;
+    struct dqueue carry;  /* ordinary entries that ran in this drain and
+                           * were queued again: back at its end */
+    unsigned long drains; /* drains begun: deferred.ran */
 #ifdef LOOP_EPOLL
     /* fd watches live in an epoll set of our own, itself polled by libuv:
      * changing what a watch waits for is then one epoll_ctl(MOD), where
@@ -114,27 +117,72 @@ idle_cb(uv_idle_t *h)
 }
 
 static void
+q_push(struct dqueue *q, struct deferred *d)
+{
+    d->next = NULL;
+    if (q->tail != NULL)
+        q->tail->next = d;
+    else
+        q->head = d;
+    q->tail = d;
+    q->len++;
+}
+
+static struct deferred *
+q_pop(struct dqueue *q)
+{
+    struct deferred *d = q->head;
+
+    if (d == NULL)
+        return NULL;
+    q->head = d->next;
+    if (q->head == NULL)
+        q->tail = NULL;
+    q->len--;
+    d->next = NULL;
+    return d;
+}
+
+/* Unlinks d from q; false when d is not on q. */
+static bool
+q_remove(struct dqueue *q, struct deferred *d)
+{
+    struct deferred *prev = NULL, *cur;
+
+    for (cur = q->head; cur != NULL; prev = cur, cur = cur->next) {
+        if (cur != d)
+            continue;
+        if (prev != NULL)
+            prev->next = d->next;
+        else
+            q->head = d->next;
+        if (q->tail == d)
+            q->tail = prev;
+        q->len--;
+        d->next = NULL;
+        return true;
+    }
+    return false;
+}
+
+static void
+idle_update(struct loop *l)
+{
+    if (l->ordinary.len + l->late.len > 0)
+        uv_idle_start(&l->idle, idle_cb); /* no-op when active */
+    else
+        uv_idle_stop(&l->idle);
+}
+
+static void
 enqueue(struct loop *l, struct deferred *d, bool late)
 {
-    struct deferred **head = late ? &l->lq_head : &l->dq_head;
-    struct deferred **tail = late ? &l->lq_tail : &l->dq_tail;
-
     if (d->queued)
         return;
-    d->next = NULL;
     d->queued = true;
     d->late = late;
-    if (*tail != NULL)
-        (*tail)->next = d;
-    else
-        *head = d;
-    *tail = d;
-    if (late)
-        l->lq_len++;
-    else
-        l->dq_len++;
-    if (l->dq_len + l->lq_len == 1)
-        uv_idle_start(&l->idle, idle_cb);
+    q_push(late ? &l->late : &l->ordinary, d);
+    idle_update(l);
 }
 
 void
@@ -152,76 +200,29 @@ loop_defer_late(struct loop *l, struct deferred *d)
 void
 loop_cancel(struct loop *l, struct deferred *d)
 {
-    struct deferred **head, **tail, *prev = NULL, *cur;
-
     if (!d->queued)
         return;
-    for (cur = l->carry; cur != NULL; prev = cur, cur = cur->next) {
-        if (cur != d)
-            continue;
-        if (prev != NULL)
-            prev->next = d->next;
-        else
-            l->carry = d->next;
-        if (l->carry_tail == d)
-            l->carry_tail = prev;
-        d->next = NULL;
-        d->queued = false;
-        return;
-    }
-    prev = NULL;
-    head = d->late ? &l->lq_head : &l->dq_head;
-    tail = d->late ? &l->lq_tail : &l->dq_tail;
-    for (cur = *head; cur != NULL; prev = cur, cur = cur->next) {
-        if (cur != d)
-            continue;
-        if (prev != NULL)
-            prev->next = d->next;
-        else
-            *head = d->next;
-        if (*tail == d)
-            *tail = prev;
-        d->next = NULL;
-        d->queued = false;
-        if (d->late)
-            l->lq_len--;
-        else
-            l->dq_len--;
-        if (l->dq_len + l->lq_len == 0)
-            uv_idle_stop(&l->idle);
-        return;
-    }
-    assert(!"deferred marked queued but not on this loop");
+    if (!q_remove(&l->carry, d) &&
+        !q_remove(d->late ? &l->late : &l->ordinary, d))
+        assert(!"deferred marked queued but not on this loop");
+    d->queued = false;
+    idle_update(l);
 }
 
 /* One pass over a queue: runs the entries queued when it began (plus, if
- * some of those were cancelled meanwhile, as many newer ones); an entry
+ * some of those were cancelled meanwhile, as many newer ones); an
  * ordinary entry that already ran in this drain is set aside for the
- * next one. */
+ * next one (it stays marked queued, so loop_defer is a no-op and
+ * loop_cancel finds it on the carry queue). */
 static void
-pass(struct loop *l, bool late)
+pass(struct loop *l, struct dqueue *q)
 {
-    struct deferred **head = late ? &l->lq_head : &l->dq_head;
-    struct deferred **tail = late ? &l->lq_tail : &l->dq_tail;
-    size_t *len = late ? &l->lq_len : &l->dq_len;
-    size_t budget = *len;
+    size_t budget = q->len;
+    struct deferred *d;
 
-    while (budget-- > 0 && *head != NULL) {
-        struct deferred *d = *head;
-
-        *head = d->next;
-        if (*head == NULL)
-            *tail = NULL;
-        (*len)--;
-        d->next = NULL;
-        if (!late && d->ran == l->drains) {
-            /* Stays marked queued (so loop_defer is a no-op and
-             * loop_cancel finds it on the carry list). */
-            if (l->carry_tail != NULL)
-                l->carry_tail->next = d;
-            else
-                l->carry = d;
-            l->carry_tail = d;
+    while (budget-- > 0 && (d = q_pop(q)) != NULL) {
+        if (!d->late && d->ran == l->drains) {
+            q_push(&l->carry, d);
             continue;
         }
         d->ran = l->drains;
@@ -236,27 +237,21 @@ pass(struct loop *l, bool late)
 static void
 drain(struct loop *l)
 {
+    struct deferred *d;
     int passes;
 
     l->drains++;
     for (passes = 0; passes < DEFER_PASSES; passes++) {
-        if (l->dq_head != NULL)
-            pass(l, false);
-        else if (l->lq_head != NULL)
-            pass(l, true);
+        if (l->ordinary.head != NULL)
+            pass(l, &l->ordinary);
+        else if (l->late.head != NULL)
+            pass(l, &l->late);
         else
             break;
     }
-    while (l->carry != NULL) {
-        struct deferred *d = l->carry;
-
-        l->carry = d->next;
-        d->queued = false;
-        enqueue(l, d, d->late);
-    }
-    l->carry_tail = NULL;
-    if (l->dq_len + l->lq_len == 0)
-        uv_idle_stop(&l->idle);
+    while ((d = q_pop(&l->carry)) != NULL)
+        q_push(&l->ordinary, d);
+    idle_update(l);
 }
 
 static void
@@ -326,7 +321,7 @@ loop_free(struct loop *l)
 
     if (l == NULL)
         return;
-    while (l->dq_head != NULL || l->lq_head != NULL)
+    while (l->ordinary.head != NULL || l->late.head != NULL)
         drain(l);
     uv_close((uv_handle_t *)&l->check, NULL);
     uv_close((uv_handle_t *)&l->idle, NULL);
