@@ -579,14 +579,12 @@ up_body_read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len,
                 uint32_t *flags, nghttp2_data_source *src, void *ud)
 {
     struct xfer *x = src->ptr;
+    struct worker *w = ud;
     ssize_t n;
 
-    (void)ud;
-    if (x == NULL)
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     (void)buf;
-    n = h2_read_queue(s, sid, ((struct worker *)ud)->conn, &x->req, x->req_eof,
-                      NULL, &x->req_deferred, len, flags);
+    n = h2_read_queue(s, sid, w->conn, &x->req, x->req_eof, NULL,
+                      &x->req_deferred, len, flags);
     if (n < 0)
         return n;
     /* The response-head timeout counts from the end of the request. */
@@ -613,8 +611,6 @@ up_send_data_cb(nghttp2_session *s, nghttp2_frame *frame,
     struct worker *w = ud;
 
     (void)s;
-    if (x == NULL)
-        return NGHTTP2_ERR_CALLBACK_FAILURE;
     return h2_send_queued(w->conn, frame, framehd, &x->req, length);
 }
 
@@ -1288,14 +1284,12 @@ down_body_read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len,
                   uint32_t *flags, nghttp2_data_source *src, void *ud)
 {
     struct xfer *x = src->ptr;
+    struct client *cl = ud;
     ssize_t n;
 
-    (void)ud;
-    if (x == NULL)
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     (void)buf;
-    n = h2_read_queue(s, sid, ((struct client *)ud)->conn, &x->resp,
-                      x->resp_eof, &x->trailers, &x->resp_deferred, len, flags);
+    n = h2_read_queue(s, sid, cl->conn, &x->resp, x->resp_eof, &x->trailers,
+                      &x->resp_deferred, len, flags);
     if (n <= 0)
         return n;
     x->bytes += (size_t)n;
@@ -1315,8 +1309,6 @@ down_send_data_cb(nghttp2_session *s, nghttp2_frame *frame,
     struct client *cl = ud;
 
     (void)s;
-    if (x == NULL)
-        return NGHTTP2_ERR_CALLBACK_FAILURE;
     return h2_send_queued(cl->conn, frame, framehd, &x->resp, length);
 }
 

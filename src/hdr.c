@@ -90,9 +90,9 @@ hdr_remove_hop_by_hop(struct hdr_list *l)
 
         if (hdr_is_hop_by_hop(h->name, h->name_len) ||
             (listed && hdr_listed_in_connection(l, h->name, h->name_len))) {
+            /* Freed below, once no Connection field is read any more. */
             l->bytes -= h->name_len + h->value_len;
-            h->name_len = 0; /* removed once the Connection fields are */
-            continue;        /* no longer needed */
+            continue;
         }
         if (k != i) {
             struct hdr t = l->v[k];

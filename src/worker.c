@@ -201,12 +201,12 @@ wk_body_read_cb(nghttp2_session *session, int32_t sid, uint8_t *buf, size_t len,
                 uint32_t *flags, nghttp2_data_source *src, void *ud)
 {
     struct wstream *s = src->ptr;
+    struct wk *w = ud;
     ssize_t n;
 
-    (void)ud;
     (void)buf;
-    n = h2_read_queue(session, sid, ((struct wk *)ud)->conn, &s->resp,
-                      s->resp_eof, &s->trailers, &s->deferred, len, flags);
+    n = h2_read_queue(session, sid, w->conn, &s->resp, s->resp_eof,
+                      &s->trailers, &s->deferred, len, flags);
     /* Room again: let the source that filled the queue go on. */
     if (n > 0 && s->up_paused && s->up != NULL) {
         s->up_paused = false;

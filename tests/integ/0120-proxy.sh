@@ -9,12 +9,6 @@
 
 : "${ORIGIN:=$(cd "$(dirname "$0")/../.." && pwd)/tests/helpers/origin}"
 [ -x "$ORIGIN" ] || skip_all "no origin helper ($ORIGIN)"
-# Until the worker exists, there is nothing to test here.
-timeout 10 "$PTTH" expose -n probe --retries 0 -e http://127.0.0.1:1 80 \
-    >/dev/null 2>"$TMP/probe.err"
-if grep -q 'not implemented' "$TMP/probe.err"; then
-    skip_all "ptth expose is not implemented yet"
-fi
 
 plan 94
 

@@ -14,11 +14,6 @@
 [ -x "$ORIGIN" ] || skip_all "no origin helper ($ORIGIN)"
 [ -r /proc/self/stat ] || skip_all "no /proc: the CPU checks need /proc/PID/stat"
 command -v ss >/dev/null || skip_all "ss (iproute2) not installed"
-timeout 10 "$PTTH" expose -n probe --retries 0 -e http://127.0.0.1:1 80 \
-    >/dev/null 2>"$TMP/probe.err"
-if grep -q 'not implemented' "$TMP/probe.err"; then
-    skip_all "ptth expose is not implemented yet"
-fi
 
 plan 37
 

@@ -10,13 +10,6 @@
 . "$top_srcdir/tests/lib/testlib.sh"
 
 command -v socat >/dev/null || skip_all "socat not installed"
-timeout 10 "$PTTH" connect -e http://127.0.0.1:1 probe </dev/null \
-    >/dev/null 2>"$TMP/probe.err"
-timeout 10 "$PTTH" expose --tcp -n probe --retries 0 -e http://127.0.0.1:1 \
-    22 >/dev/null 2>>"$TMP/probe.err"
-if grep -q 'not implemented' "$TMP/probe.err"; then
-    skip_all "ptth connect or expose --tcp is not implemented yet"
-fi
 
 plan 46
 
