@@ -226,17 +226,6 @@ add_line(struct hdr_list *l, const char *p, size_t n)
     return hdr_add(l, p, nl, p + vs, n - vs, HDR_LOWER);
 }
 
-/* Reports the final head, collected by header_cb. */
-static void
-report_final(struct upstream *u, int status)
-{
-    hdr_remove_hop_by_hop(&u->block);
-    u->final_seen = true;
-    timer_stop(u->head_timer);
-    call_on_head(u, status, &u->block, true);
-    hdr_list_free(&u->block);
-}
-
 /* At the blank line ending a head. Returns 0 or a PTTH_E* code (the
  * message is set). */
 static int
@@ -262,11 +251,12 @@ end_of_head(struct upstream *u)
         return PTTH_EPROTO;
     }
     if (code >= 200) {
-        report_final(u, (int)code);
-        return 0;
+        u->final_seen = true;
+        timer_stop(u->head_timer);
     }
+    /* The fields header_cb collected, filtered in place. */
     hdr_remove_hop_by_hop(&u->block);
-    call_on_head(u, (int)code, &u->block, false);
+    call_on_head(u, (int)code, &u->block, code >= 200);
     hdr_list_free(&u->block);
     return 0;
 }
