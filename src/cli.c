@@ -52,7 +52,7 @@ static const struct opt serve_opts[] = {
 
 static const struct opt expose_opts[] = {
     {"cacert", 0, OPT_FILE, O_CACERT, 0, "FILE",
-     "Trust the CAs in FILE instead of the system store", NULL},
+     "Trust the CAs in FILE too (added to the system store)", NULL},
     {"connect-timeout", 0, OPT_NUM, O_CONNECT_TIMEOUT, 0, "SECONDS",
      "Limit for dialling the edge, then TLS + handshake (10)", NULL},
     {"dotfiles", 0, OPT_FLAG, O_DOTFILES, 0, NULL,
@@ -91,7 +91,7 @@ static const struct opt expose_opts[] = {
 
 static const struct opt connect_opts[] = {
     {"cacert", 0, OPT_FILE, O_CACERT, 0, "FILE",
-     "Trust the CAs in FILE instead of the system store", NULL},
+     "Trust the CAs in FILE too (added to the system store)", NULL},
     {"connect-timeout", 0, OPT_NUM, O_CONNECT_TIMEOUT, 0, "SECONDS",
      "Limit for dialling the edge, then TLS + HTTP/2 (10)", NULL},
     {"edge", 'e', OPT_STR, O_EDGE, 0, "URL",

@@ -392,6 +392,23 @@ load_ca(mbedtls_x509_crt *ca, const char *path, char *why, size_t whylen)
     return 0;
 }
 
+/* Appends the certificates of a file or directory that load_ca accepted
+ * to a chain that may hold others. Returns 0, or -1 if none was added. */
+static int
+append_ca(mbedtls_x509_crt *ca, const char *path)
+{
+    struct stat st;
+    int ret;
+
+    if (stat(path, &st) != 0)
+        return -1;
+    if (S_ISDIR(st.st_mode))
+        ret = mbedtls_x509_crt_parse_path(ca, path);
+    else
+        ret = mbedtls_x509_crt_parse_file(ca, path);
+    return ret < 0 || ca->raw.p == NULL ? -1 : 0;
+}
+
 static int
 load_system_ca(mbedtls_x509_crt *ca, char *err, size_t errlen)
 {
@@ -443,8 +460,22 @@ tls_ctx_new_client(const char *cafile, bool insecure, const char *const *alpn,
         return ctx;
     }
     if (cafile != NULL) {
-        if (load_ca(&ctx->ca, cafile, why, sizeof(why)) != 0) {
+        /* --cacert adds to the system store (SPEC 3.2), which may be
+         * missing here: the file alone is then trusted. The file is
+         * checked on a chain of its own first, so that its error is the
+         * one reported, then appended. */
+        mbedtls_x509_crt mine;
+        char ignored[200];
+
+        mbedtls_x509_crt_init(&mine);
+        if (load_ca(&mine, cafile, why, sizeof(why)) != 0) {
             set_err(err, errlen, "cannot load CA file '%s': %s", cafile, why);
+            goto fail;
+        }
+        mbedtls_x509_crt_free(&mine);
+        (void)load_system_ca(&ctx->ca, ignored, sizeof(ignored));
+        if (append_ca(&ctx->ca, cafile) != 0) {
+            set_err(err, errlen, "cannot load CA file '%s'", cafile);
             goto fail;
         }
     } else if (load_system_ca(&ctx->ca, err, errlen) != 0) {

@@ -11,7 +11,7 @@
 
 command -v socat >/dev/null || skip_all "socat not installed"
 
-plan 46
+plan 49
 
 # svc NAME SOCAT-ADDRESS: a socat service on a free loopback port (socat
 # -d -d names the port it bound); sets SPORT.
@@ -273,9 +273,25 @@ if openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     out=$(printf 'tls-k\n' | "${C[@]}" "${T[@]}" -k box 2>"$TMP/tls3.err")
     is "$?:$out" "0:tls-k" "-k: the stream works"
     like "$(cat "$TMP/tls3.err")" 'not verified' "-k: warns on stderr"
+    # --cacert adds to the system store, it does not replace it: with the
+    # edge's CA as the "system" store (SSL_CERT_FILE) and an unrelated CA
+    # given with --cacert, the edge is still trusted; and the other way
+    # round.
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -days 2 -subj /CN=other -keyout "$TMP/other.key" \
+        -out "$TMP/other.pem" >>"$TMP/openssl.log" 2>&1
+    out=$(printf 'sys\n' | SSL_CERT_FILE="$TMP/cert.pem" "${C[@]}" "${T[@]}" \
+        --cacert "$TMP/other.pem" box 2>"$TMP/tls4.err")
+    is "$?:$out" "0:sys" "--cacert adds a CA: the system store still counts"
+    out=$(printf 'add\n' | SSL_CERT_FILE="$TMP/other.pem" "${C[@]}" "${T[@]}" \
+        --cacert "$TMP/cert.pem" box 2>"$TMP/tls5.err")
+    is "$?:$out" "0:add" "--cacert adds a CA: the added one counts"
+    st=$(SSL_CERT_FILE="$TMP/other.pem" exit_status "${C[@]}" "${T[@]}" box \
+        </dev/null)
+    is "$st" 5 "neither store nor --cacert has the edge's CA: exit 5"
 else
     diag "openssl failed:" "$(cat "$TMP/openssl.log")"
-    skip 4 "openssl cannot make a certificate"
+    skip 7 "openssl cannot make a certificate"
 fi
 
 # ---------------------------------------------------------------- ssh
