@@ -98,6 +98,7 @@ struct xfer {
     bool failed;
     struct timer *timer;
     uint64_t start_ms;
+    uint64_t req_moved_ms; /* request body bytes last came or went */
     uint64_t bytes;
     struct deferred d_free;
 };
@@ -223,6 +224,7 @@ xfer_new(struct edge *e, struct client *cl, int32_t down_sid)
     x->down_sid = down_sid;
     x->resp_cl = -1;
     x->start_ms = loop_now_ms(e->loop);
+    x->req_moved_ms = x->start_ms;
     hdr_list_init(&x->fields);
     hdr_list_init(&x->rfields);
     hdr_list_init(&x->trailers);
@@ -591,6 +593,8 @@ up_body_read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len,
     if ((*flags & NGHTTP2_DATA_FLAG_EOF) && !x->have_head && !x->tunnel &&
         x->e->cfg->timeout_ms > 0)
         timer_start(x->timer, x->e->cfg->timeout_ms, 0);
+    if (n > 0)
+        x->req_moved_ms = loop_now_ms(x->e->loop);
     if (n > 0 && x->cl != NULL) {
         if (x->down_sid > 0) {
             nghttp2_session_consume(x->cl->h2, x->down_sid, (size_t)n);
@@ -2033,6 +2037,26 @@ down_frame_recv_cb(nghttp2_session *s, const nghttp2_frame *f, void *ud)
     return 0;
 }
 
+/* A complete response to a request whose body is still coming: end the
+ * stream with RST_STREAM(NO_ERROR) (RFC 9113 8.1), so that the client
+ * stops sending and the stream does not wait on it. Tunnels excepted:
+ * there END_STREAM is a half-close. */
+static int
+down_frame_send_cb(nghttp2_session *s, const nghttp2_frame *f, void *ud)
+{
+    struct xfer *x;
+
+    (void)ud;
+    if ((f->hd.type != NGHTTP2_DATA && f->hd.type != NGHTTP2_HEADERS) ||
+        !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+        return 0;
+    x = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
+    if (x != NULL && !x->req_eof && !x->tunnel)
+        nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, f->hd.stream_id,
+                                  NGHTTP2_NO_ERROR);
+    return 0;
+}
+
 static int
 down_data_chunk_cb(nghttp2_session *s, uint8_t flags, int32_t sid,
                    const uint8_t *data, size_t len, void *ud)
@@ -2047,6 +2071,7 @@ down_data_chunk_cb(nghttp2_session *s, uint8_t flags, int32_t sid,
     }
     if (bufq_append(&x->req, data, len) != 0)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    x->req_moved_ms = loop_now_ms(x->e->loop);
     xfer_req_ready(x);
     return 0;
 }
@@ -2122,14 +2147,42 @@ client_on_open(void *arg)
 
 static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
+/* A request whose body has not moved for --idle-timeout, neither from the
+ * client nor on to the worker, before any response began, is answered
+ * 408: a client that stops sending mid-body would otherwise hold its
+ * stream, and the worker's, for as long as it likes. Time with bytes
+ * waiting on our side (queued for the worker, or read but not yet taken)
+ * is the worker's, not the client's. Returns the ms until x's deadline,
+ * or 0 when x has none (or just failed). */
+static uint64_t
+xfer_body_idle(struct xfer *x, struct client *cl, uint64_t now)
+{
+    uint64_t idle = x->e->cfg->idle_timeout_ms;
+
+    if (x->req_eof || x->tunnel || x->have_head || x->failed)
+        return 0;
+    if (bufq_len(&x->req) > 0 || (x == cl->cur && buf_len(&cl->in) > 0)) {
+        x->req_moved_ms = now;
+        return idle;
+    }
+    if (now - x->req_moved_ms < idle)
+        return x->req_moved_ms + idle - now;
+    xfer_fail(x, 408, "the request body stopped arriving");
+    return 0;
+}
+
 /* Closes clients that hold a connection without using it: the timer runs
  * from the accept and from the end of each response, so a request head
  * must arrive (and a keep-alive connection be reused) within
- * --idle-timeout. */
+ * --idle-timeout. While requests are in progress it watches their
+ * bodies (xfer_body_idle). */
 static void
 client_idle(void *arg)
 {
     struct client *cl = arg;
+    uint64_t now = loop_now_ms(cl->e->loop);
+    uint64_t next = cl->e->cfg->idle_timeout_ms, left;
+    struct xfer *x, *xnext;
 
     if (cl->cur == NULL && cl->xfers == NULL) {
         char tag[24];
@@ -2149,7 +2202,23 @@ client_idle(void *arg)
         client_close(cl);
         return;
     }
-    timer_start(cl->idle, cl->e->cfg->idle_timeout_ms, 0);
+    if (cl->cur != NULL) {
+        left = xfer_body_idle(cl->cur, cl, now);
+        if (cl->dead)
+            return;
+        if (left > 0 && left < next)
+            next = left;
+    }
+    for (x = cl->xfers; x != NULL; x = xnext) {
+        xnext = x->cl_next; /* a 408 may detach x */
+        left = xfer_body_idle(x, cl, now);
+        if (cl->dead)
+            return;
+        if (left > 0 && left < next)
+            next = left;
+    }
+    if (!timer_active(cl->idle))
+        timer_start(cl->idle, next, 0);
 }
 
 static void
@@ -2211,6 +2280,8 @@ client_on_readable(void *arg)
             break;
         }
         buf_commit(&cl->in, (size_t)n);
+        if (cl->cur != NULL)
+            cl->cur->req_moved_ms = loop_now_ms(cl->e->loop);
         if (cl->mode == CM_DETECT) {
             size_t len = buf_len(&cl->in);
             size_t cmp =
@@ -2371,6 +2442,7 @@ set_callbacks(struct edge *e)
         c, down_begin_headers_cb);
     nghttp2_session_callbacks_set_on_header_callback(c, down_header_cb);
     nghttp2_session_callbacks_set_on_frame_recv_callback(c, down_frame_recv_cb);
+    nghttp2_session_callbacks_set_on_frame_send_callback(c, down_frame_send_cb);
     nghttp2_session_callbacks_set_send_data_callback(c, down_send_data_cb);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
         c, down_data_chunk_cb);

@@ -22,6 +22,7 @@
  *   /chunked/N      N pattern bytes, chunked in pieces of varying size
  *   /sha256         (POST/PUT) streams the body and answers
  *                   "length=N fnv1a64=16HEX\n" (FNV-1a 64 over the body)
+ *   /sha256/late/MS the same after sleeping MS ms before reading the body
  *   /status/CODE    that status (100..999 not 1xx) with "status CODE\n"
  *   /slow/MS        sleeps MS ms, then 200 "slow\n"
  *   /close          closes the connection without a response
@@ -513,9 +514,14 @@ serve(struct conn *c, struct req *r)
         (t[5] == '\0' || t[5] == '/' || t[5] == '?'))
         return route_echo(c, r) != 0 || r->close ? -1 : 0;
     consume(c, (size_t)(r->head + r->head_len + 2 - c->in));
-    if (strcmp(t, "/sha256") == 0) {
+    if (strcmp(t, "/sha256") == 0 || strncmp(t, "/sha256/late/", 13) == 0) {
         struct fnv f = {14695981039346656037ull, 0};
         char body[96];
+
+        if (t[7] == '/') {
+            n = strtoll(t + 13, NULL, 10);
+            sleep_ms(n < 0 ? 0 : n > 60000 ? 60000 : (long)n);
+        }
 
         if (read_body(c, r, fnv_sink, &f) != 0)
             return -1;

@@ -12,7 +12,7 @@
 
 command -v socat >/dev/null || skip_all "socat not installed"
 
-plan 27
+plan 39
 
 # elapsed_ms START: milliseconds since START (an $EPOCHREALTIME value).
 elapsed_ms() {
@@ -75,6 +75,81 @@ ms=$(elapsed_ms "$t0")
 exec 3<&-
 ok "idle: a silent connection is closed within 5 s (status $st, ${ms} ms)" \
     test "$st" = 1 -a "$ms" -le 5000
+
+# --- --idle-timeout: a request body that stops arriving ---------------------
+
+: "${ORIGIN:=$(cd "$(dirname "$0")/../.." && pwd)/tests/helpers/origin}"
+start ob "$ORIGIN" --listen 127.0.0.1:0
+obport=$(wait_ready ob)
+obport=${obport##*:}
+obport=${obport%/}
+start wb "$PTTH" expose -e "$url" -n body "$obport"
+like "$(wait_ready wb 15)" '^http://body\.localhost:' "body: the worker is up"
+
+# HTTP/1.1: 10 of 100 announced bytes, then nothing.
+exec 3<>"/dev/tcp/127.0.0.1/$port"
+t0=$EPOCHREALTIME
+printf 'POST /sha256 HTTP/1.1\r\nHost: body.localhost\r\nContent-Length: 100\r\n\r\n0123456789' >&3
+IFS= read -r -t 10 line <&3
+ms=$(elapsed_ms "$t0")
+like "${line%$'\r'}" '^HTTP/1.1 408' "body: a stalled HTTP/1.1 body is answered 408"
+ok "body: 408 after about 1 s, not before 0.5 s or after 5 s (${ms} ms)" \
+    test "$ms" -ge 500 -a "$ms" -le 5000
+timeout 10 cat <&3 >"$TMP/b408.txt"
+st=$?
+exec 3<&-
+is "$st" 0 "body: the connection is closed after the 408"
+like "$(cat "$TMP/b408.txt")" 'request body stopped arriving' \
+    "body: the 408 says why"
+
+# HTTP/2: a request and 5 bytes of its body, then nothing. Frames by hand:
+# curl and nghttp block reading a stalled upload and stop reading the
+# answer. HPACK: POST, http, :path /sha256, :authority body.localhost.
+exec 3<>"/dev/tcp/127.0.0.1/$port"
+t0=$EPOCHREALTIME
+{
+    printf 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'
+    printf '\0\0\0\4\0\0\0\0\0'
+    printf '\0\0\33\1\4\0\0\0\1\203\206\104\7/sha256\101\16body.localhost'
+    printf '\0\0\5\0\0\0\0\0\1abcde'
+} >&3
+timeout 10 cat <&3 >"$TMP/b408h2.bin"
+ms=$(elapsed_ms "$t0")
+exec 3<&-
+ok "body: a stalled h2 body is answered 408" \
+    grep -aq '408 Request Timeout: the request body stopped arriving' \
+    "$TMP/b408h2.bin"
+# RST_STREAM, stream 1, NO_ERROR: the client may stop sending.
+hex=$(od -An -v -tx1 "$TMP/b408h2.bin" | tr -d ' \n')
+like "$hex" '00000403000000000100000000' \
+    "body: ... then RST_STREAM(NO_ERROR) ends the stream"
+ok "body: h2 connection closed idle within 6 s (${ms} ms)" test "$ms" -le 6000
+
+# A slow body that keeps moving is not idle: 5 pieces 0.4 s apart.
+exec 3<>"/dev/tcp/127.0.0.1/$port"
+printf 'POST /sha256 HTTP/1.1\r\nHost: body.localhost\r\nContent-Length: 10\r\nConnection: close\r\n\r\n' >&3
+for piece in ab cd ef gh ij; do
+    sleep 0.4 # not readiness: the pace of a slow client
+    printf '%s' "$piece" >&3
+done
+timeout 10 cat <&3 >"$TMP/bslow.txt"
+exec 3<&-
+like "$(head -n 1 "$TMP/bslow.txt")" '^HTTP/1.1 200' \
+    "body: a slow but moving body (2 s in all) is not cut"
+like "$(cat "$TMP/bslow.txt")" 'length=10 ' "body: ... and arrives whole"
+
+# A worker that takes its time to read is not the client's fault: the
+# origin sleeps 2.5 s before reading 64 MiB; the body waits in buffers.
+head -c 67108864 /dev/zero >"$TMP/64m"
+r=$(curl -sS -m 30 -H 'Host: body.localhost' -T "$TMP/64m" \
+    -w ' %{http_code}' "${url}sha256/late/2500" 2>&1)
+like "${r//$'\n'/}" '^length=67108864 .* 200$' \
+    "body: a late-reading upstream gets the whole body, no 408"
+rm -f "$TMP/64m"
+is "$(curl -sS -m 5 -H 'Host: body.localhost' "${url}hello")" hello \
+    "body: the tunnel still serves afterwards"
+kill -TERM "$(pid_of wb)" 2>/dev/null
+wait_exit wb 10
 
 # --- --ping-interval ----------------------------------------------------------
 
@@ -156,7 +231,6 @@ ok "connect: gave up within 5 s, default is 10 (${ms} ms)" test "$ms" -le 5000
 
 # --- --timeout 0: no limit on either side -----------------------------------
 
-: "${ORIGIN:=$(cd "$(dirname "$0")/../.." && pwd)/tests/helpers/origin}"
 start o0 "$ORIGIN" --listen 127.0.0.1:0
 ourl=$(wait_ready o0)
 oport=${ourl##*:}
