@@ -28,8 +28,8 @@ _ptth()
     local global_opts='-h --help -V --version -v --verbose -q --quiet
         --log-format'
     local serve_opts='--allow-anonymous --default --domain --grace
-        --idle-timeout -l --listen --ping-interval --timeout --tls-cert
-        --tls-key --token --token-file'
+        --idle-timeout -l --listen --name-hold --ping-interval --timeout
+        --tls-cert --tls-key --token --token-file'
     local expose_opts='--cacert --connect-timeout --dotfiles -e --edge --exec
         --follow-symlinks --grace --host-header --index -k --insecure
         --list -n --name --ping-interval --retries --tcp --timeout --token
@@ -40,7 +40,7 @@ _ptth()
     local value_opts=' --log-format --default --domain --grace -l --listen
         --timeout --tls-cert --tls-key --token --token-file --cacert -e
         --edge --exec --host-header --index -n --name --retries -L
-        --idle-timeout --ping-interval --connect-timeout '
+        --idle-timeout --ping-interval --connect-timeout --name-hold '
     value_opts=${value_opts//$'\n'/ }
     # Flags, for --no-FLAG.
     local global_flags='--verbose --quiet'

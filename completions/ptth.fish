@@ -52,7 +52,7 @@ function __ptth_nargs
         end
         switch $t
             case '--*=*'
-            case --log-format --default --domain --grace -l --listen --timeout --tls-cert --tls-key --token --token-file --cacert -e --edge --exec --host-header --index -n --name --retries -L --idle-timeout --ping-interval --connect-timeout
+            case --log-format --default --domain --grace -l --listen --timeout --tls-cert --tls-key --token --token-file --cacert -e --edge --exec --host-header --index -n --name --retries -L --idle-timeout --ping-interval --connect-timeout --name-hold
                 set skip 1
             case '-*'
             case '*'
@@ -114,6 +114,7 @@ __ptth_opt serve --domain - str 'Tunnel NAME serves Host NAME.DOMAIN'
 __ptth_opt serve --grace - num 'On SIGINT/SIGTERM let requests finish (seconds)'
 __ptth_opt serve --idle-timeout - num 'Close a client connection idle this long (seconds)'
 __ptth_opt serve --listen -l str 'Listen on PORT, HOST:PORT or [V6]:PORT'
+__ptth_opt serve --name-hold - num "Keep a token's name this long after its last worker (seconds)"
 __ptth_opt serve --ping-interval - num 'PING workers this often; drop silent ones (seconds)'
 __ptth_opt serve --timeout - num "Wait this long for a worker's response head"
 __ptth_opt serve --tls-cert - file 'Serve TLS with this certificate chain (PEM)'

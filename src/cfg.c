@@ -22,6 +22,7 @@
 #define DEFAULT_GRACE_MS 10000u
 #define DEFAULT_TIMEOUT_MS 60000u
 #define DEFAULT_IDLE_TIMEOUT_MS 60000u
+#define DEFAULT_NAME_HOLD_MS 60000u
 #define DEFAULT_PING_INTERVAL_MS 20000u
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000u
 #define MAX_TOKEN_LEN 4096
@@ -714,7 +715,9 @@ cfg_load(struct cfg *cfg, const struct cli *c)
     if ((rc = load_duration(cfg, &c->v[O_GRACE], DEFAULT_GRACE_MS,
                             &cfg->grace_ms)) != 0 ||
         (rc = load_duration(cfg, &c->v[O_TIMEOUT], DEFAULT_TIMEOUT_MS,
-                            &cfg->timeout_ms)) != 0)
+                            &cfg->timeout_ms)) != 0 ||
+        (rc = load_duration(cfg, &c->v[O_NAME_HOLD], DEFAULT_NAME_HOLD_MS,
+                            &cfg->name_hold_ms)) != 0)
         return rc;
     /* Options of other commands are never set (cli.c), so these are
      * the defaults there. */

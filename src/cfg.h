@@ -38,6 +38,7 @@ struct cfg {
 
     /* serve: timers > 0 */
     uint64_t idle_timeout_ms;  /* close a client with nothing in flight */
+    uint64_t name_hold_ms;     /* a token's name outlives its last worker */
     uint64_t ping_interval_ms; /* PING workers; drop after 3 silent */
 
     /* serve */

@@ -36,6 +36,8 @@ static const struct opt serve_opts[] = {
      "Close a client connection idle this long (60)", NULL},
     {"listen", 'l', OPT_STR, O_LISTEN, OPTF_REPEAT, "ADDR",
      "Listen on PORT, HOST:PORT or [V6]:PORT (127.0.0.1:8080)", NULL},
+    {"name-hold", 0, OPT_NUM, O_NAME_HOLD, 0, "SECONDS",
+     "Keep a token's name this long after its last worker (60)", NULL},
     {"ping-interval", 0, OPT_NUM, O_PING_INTERVAL, 0, "SECONDS",
      "PING workers this often; drop silent ones (20)", NULL},
     {"timeout", 0, OPT_NUM, O_TIMEOUT, 0, "SECONDS",

@@ -63,6 +63,7 @@ enum opt_id {
     O_IDLE_TIMEOUT,
     O_PING_INTERVAL,
     O_CONNECT_TIMEOUT,
+    O_NAME_HOLD,
     O_MAX /* count */
 };
 

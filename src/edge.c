@@ -125,11 +125,13 @@ struct worker {
 };
 
 struct tunnel {
+    struct edge *e;
     char *name;
     char *token; /* NULL: anonymous */
     struct worker *workers;
     struct tunnel *next;
     uint64_t picks;
+    struct timer *hold; /* runs while a workerless name is kept */
 };
 
 enum client_mode {
@@ -409,9 +411,11 @@ route(struct edge *e, const char *host)
             t = tunnel_find(e, name);
         }
     }
+    if (t != NULL && t->workers == NULL) /* held for its token: no route */
+        t = NULL;
     if (t == NULL && e->cfg->default_name != NULL)
         t = tunnel_find(e, e->cfg->default_name);
-    return t;
+    return t != NULL && t->workers != NULL ? t : NULL;
 }
 
 /* The least busy worker of the pool; among equals the one picked least
@@ -991,6 +995,35 @@ worker_release(void *arg)
     free(w);
 }
 
+/* Unlinks t (which has no workers) from its edge and frees it. */
+static void
+tunnel_free(struct tunnel *t)
+{
+    struct tunnel **tp;
+
+    for (tp = &t->e->tunnels; *tp != NULL; tp = &(*tp)->next) {
+        if (*tp == t) {
+            *tp = t->next;
+            break;
+        }
+    }
+    timer_free(t->hold);
+    free(t->name);
+    free(t->token);
+    free(t);
+}
+
+static void
+tunnel_hold_over(void *arg)
+{
+    struct tunnel *t = arg;
+
+    if (t->workers == NULL) {
+        log_debug("edge", "name '%s' released", t->name);
+        tunnel_free(t);
+    }
+}
+
 static void
 worker_kill(struct worker *w, const char *why)
 {
@@ -1017,16 +1050,14 @@ worker_kill(struct worker *w, const char *why)
         }
     }
     if (t->workers == NULL) {
-        struct tunnel **tp;
-        for (tp = &e->tunnels; *tp != NULL; tp = &(*tp)->next) {
-            if (*tp == t) {
-                *tp = t->next;
-                break;
-            }
+        if (t->token != NULL && !e->stopping && e->cfg->name_hold_ms > 0) {
+            /* Keep the name for its token a while (--name-hold), so that
+             * a worker that reconnects gets its URL back, not a 409. */
+            log_debug("edge", "name '%s' held for its token", t->name);
+            timer_start(t->hold, e->cfg->name_hold_ms, 0);
+        } else {
+            tunnel_free(t);
         }
-        free(t->name);
-        free(t->token);
-        free(t);
     }
     e->nworkers--;
     loop_cancel(e->loop, &w->d_send);
@@ -1670,8 +1701,11 @@ handle_handshake(struct client *cl)
                                "another token\n");
             return;
         }
+        timer_stop(t->hold); /* back from a reconnect, if it was held */
     } else {
         t = xcalloc(1, sizeof(*t));
+        t->e = e;
+        t->hold = timer_new(e->loop, tunnel_hold_over, t);
         t->name = xstrdup(name);
         t->token = tok ? xstrndup(tok, toklen) : NULL;
         t->next = e->tunnels;
@@ -2602,8 +2636,13 @@ edge_main(const struct cfg *cfg)
 out:
     while (e.clients != NULL)
         client_close(e.clients);
-    while (e.tunnels != NULL)
-        worker_kill(e.tunnels->workers, "the edge stopped");
+    e.stopping = true; /* names are no longer held */
+    while (e.tunnels != NULL) {
+        if (e.tunnels->workers != NULL)
+            worker_kill(e.tunnels->workers, "the edge stopped");
+        else
+            tunnel_free(e.tunnels);
+    }
     for (i = 0; i < e.nls; i++) {
         io_watch_free(e.ls[i].w);
         timer_free(e.ls[i].pause);

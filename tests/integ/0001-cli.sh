@@ -2,7 +2,7 @@
 # The command line: help, version, usage errors and their exit statuses.
 . "$top_srcdir/tests/lib/testlib.sh"
 
-plan 38
+plan 40
 
 out=$("$PTTH" --version)
 is "$?" 0 "--version exits 0"
@@ -59,6 +59,11 @@ usage_error "--idle-timeout 0 refused" "--idle-timeout '0'" \
     serve --idle-timeout 0
 usage_error "--ping-interval 0 refused" "--ping-interval '0'" \
     serve --ping-interval 0
+usage_error "bad --name-hold named" "--name-hold '5 min'" \
+    serve --name-hold '5 min'
+export PTTH_NAME_HOLD=never
+usage_error "bad PTTH_NAME_HOLD named" "PTTH_NAME_HOLD 'never'" serve
+unset PTTH_NAME_HOLD
 usage_error "bad expose --connect-timeout named" "--connect-timeout '-1'" \
     expose --connect-timeout -1 80
 usage_error "bad connect --connect-timeout named" "--connect-timeout '1x'" \

@@ -12,7 +12,7 @@
 
 command -v socat >/dev/null || skip_all "socat not installed"
 
-plan 39
+plan 49
 
 # elapsed_ms START: milliseconds since START (an $EPOCHREALTIME value).
 elapsed_ms() {
@@ -294,3 +294,47 @@ ok "expose ping: the worker reconnects once the edge answers again" \
     grep -q 'reconnected: http://frozen\.localhost:' "$TMP/w3.err"
 is "$(curl -sS -m 5 -H 'Host: frozen.localhost' "$url2")" hello \
     "expose ping: the tunnel answers again after the reconnect"
+
+# --- serve --name-hold: a token's name outlives its last worker --------------
+
+printf 'tok-one\ntok-two\n' >"$TMP/toks"
+start eh "$PTTH" serve -vv -l 127.0.0.1:0 --token-file "$TMP/toks"
+urlh=$(wait_ready eh)
+start wh1 "$PTTH" expose -e "$urlh" --token tok-one -n held "$TMP/site"
+hurl=$(wait_ready wh1 15)
+like "$hurl" '^http://held\.localhost:' "hold: the worker is up"
+kill -KILL "$(pid_of wh1)"
+wait_exit wh1 5
+ok "hold: the edge saw the worker go" \
+    wait_log "$TMP/eh.err" "worker for 'held' left"
+is "$(curl -s -o /dev/null -w '%{http_code}' -m 5 -H 'Host: held.localhost' \
+    "$urlh")" 404 "hold: a held name without workers answers 404"
+st=$(exit_status timeout 15 "$PTTH" expose -e "$urlh" --token tok-two \
+    -n held --retries 0 "$TMP/site")
+is "$st" 7 "hold: another token cannot take the name meanwhile (exit 7)"
+start wh2 "$PTTH" expose -e "$urlh" --token tok-one -n held "$TMP/site"
+is "$(wait_ready wh2 15)" "$hurl" "hold: the same token gets the same URL back"
+is "$(curl -sS -m 5 -H 'Host: held.localhost' "$urlh")" hello \
+    "hold: ... and it serves"
+kill -KILL "$(pid_of wh2)"
+wait_exit wh2 5
+wait_log "$TMP/eh.err" "name 'held' held for its token" >/dev/null
+kill -TERM "$(pid_of eh)"
+wait_exit eh 5
+is "$EXIT_STATUS" 0 "hold: SIGTERM with a held name: exit 0 within 5 s"
+
+start eh2 "$PTTH" serve -vv -l 127.0.0.1:0 --token-file "$TMP/toks" \
+    --name-hold 0.5
+urlh2=$(wait_ready eh2)
+start wh3 "$PTTH" expose -e "$urlh2" --token tok-one -n brief "$TMP/site"
+wait_ready wh3 15 >/dev/null
+kill -KILL "$(pid_of wh3)"
+wait_exit wh3 5
+t0=$EPOCHREALTIME
+ok "hold: --name-hold 0.5 releases the name" \
+    wait_log "$TMP/eh2.err" "name 'brief' released"
+ms=$(elapsed_ms "$t0")
+ok "hold: released within 5 s (${ms} ms)" test "$ms" -le 5000
+start wh4 "$PTTH" expose -e "$urlh2" --token tok-two -n brief "$TMP/site"
+like "$(wait_ready wh4 15)" '^http://brief\.localhost:' \
+    "hold: then another token may take it"

@@ -162,6 +162,17 @@ wait_exit() {
     fi
 }
 
+# wait_log FILE TEXT [SECONDS]: waits (default 10 s) until FILE, a log,
+# holds TEXT; fails if it never does. For events that print no stdout line.
+wait_log() {
+    _n=$((${3:-10} * 20))
+    while ! grep -qF -- "$2" "$1" 2>/dev/null && [ "$_n" -gt 0 ]; do
+        sleep 0.05 # bounded poll: a log line, not a stdout line
+        _n=$((_n - 1))
+    done
+    grep -qF -- "$2" "$1" 2>/dev/null
+}
+
 # _timer SECONDS CMD...: runs CMD after SECONDS in the background unless
 # killed first (TERM also ends its sleep); $! is the timer.
 _timer() {
