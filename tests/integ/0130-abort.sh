@@ -15,7 +15,7 @@
 [ -r /proc/self/stat ] || skip_all "no /proc: the CPU checks need /proc/PID/stat"
 command -v ss >/dev/null || skip_all "ss (iproute2) not installed"
 
-plan 37
+plan 41
 
 CURL="curl -sS --max-time 20"
 BIG=200000000 # never sent in full: every client below dies before the end
@@ -337,3 +337,34 @@ is "$(cat "$TMP"/w[1-4t].err | grep -c 'lost the edge')" 0 "no worker lost the e
 kill -TERM "$(pid_of edge)"
 wait_exit edge 10
 is "$EXIT_STATUS" 0 "the edge exits 0 on SIGTERM"
+
+# ------------------------------------------------ out of file descriptors
+# An edge limited to 24 descriptors gets 40 connections: accept() fails
+# with EMFILE while the listener stays readable. It must pause accepting
+# (not spin), and serve again once descriptors are free.
+start fdedge bash -c 'ulimit -n 24 && exec "$0" serve -l 127.0.0.1:0' "$PTTH"
+furl=$(wait_ready fdedge)
+fport=${furl##*:}
+fport=${fport%/}
+fds=()
+for i in $(seq 1 40); do
+    exec {f}<>"/dev/tcp/127.0.0.1/$fport" && fds+=("$f")
+done
+ok "EMFILE: the edge logs that it pauses accepts" \
+    wait_log "$TMP/fdedge.err" "pausing accepts for 1 s"
+fp=$(pid_of fdedge)
+c0=$(cpu_ticks "$fp")
+t0=$(date +%s%N)
+sleep 2 # the interval measured, not a wait for readiness
+c1=$(cpu_ticks "$fp")
+t1=$(date +%s%N)
+pct=$(((c1 - c0) * 100000000000 / HZ / (t1 - t0 + 1)))
+ok "EMFILE: the edge does not spin (CPU ${pct}% over 2 s, want < 50%)" \
+    test "$pct" -lt 50
+for f in "${fds[@]}"; do exec {f}<&-; done
+r=$(curl -s --max-time 10 -w ' %{http_code}' -H 'Host: nosuch.localhost' \
+    "$furl" 2>/dev/null | tr -d '\n')
+like "$r" ' 404$' "EMFILE: once descriptors are free the edge answers again"
+kill -TERM "$fp"
+wait_exit fdedge 10
+is "$EXIT_STATUS" 0 "EMFILE: the edge exits 0 on SIGTERM"
