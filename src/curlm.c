@@ -247,6 +247,26 @@ multi_timer_cb(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
+int
+curlm_global_init(void)
+{
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : PTTH_EIO;
+}
+
+void
+curlm_global_cleanup(void)
+{
+    curl_global_cleanup();
+}
+
+const char *
+curlm_library_version(void)
+{
+    const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+
+    return cv != NULL ? cv->version : "unknown";
+}
+
 struct curlm *
 curlm_new(struct loop *l)
 {

@@ -44,6 +44,14 @@ typedef int curlm_pause_fn(void *arg);
 /* Returns a multi handle bound to |l| (borrowed; must outlive it), or NULL
  * when libcurl refuses to create one. Never calls back. */
 struct curlm *curlm_new(struct loop *l);
+
+/* libcurl's process-wide set-up, before any other curlm or dial call.
+ * Returns 0 or PTTH_EIO. curlm_global_cleanup undoes it. */
+int curlm_global_init(void);
+void curlm_global_cleanup(void);
+
+/* libcurl's version, "7.88.1" (static storage). */
+const char *curlm_library_version(void);
 /* An easy handle: a reused one when the pool has one (*fresh = false; its
  * options are as its last user left them, its buffers and connection
  * cache stay), else a new one with default options (*fresh = true); NULL

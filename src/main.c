@@ -6,11 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include <curl/curl.h>
-
 #include "cfg.h"
 #include "cli.h"
 #include "client.h"
+#include "curlm.h"
 #include "edge.h"
 #include "h2.h"
 #include "log.h"
@@ -21,12 +20,10 @@
 static void
 print_version(void)
 {
-    curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
-
     printf("ptth %s (%s)\n", PACKAGE_VERSION, PTTH_HOST_TRIPLET);
     printf("libcurl/%s nghttp2/%s mbedTLS/%s libuv/%s\n",
-           cv ? cv->version : "unknown", h2_library_version(),
-           tls_library_version(), loop_library_version());
+           curlm_library_version(), h2_library_version(), tls_library_version(),
+           loop_library_version());
     printf("Protocols: PTTH-01 (HTTP/1.1 Upgrade, transposed HTTP/2)\n");
 }
 
@@ -80,11 +77,10 @@ main(int argc, char **argv)
              : cfg.verbosity == 2 ? LOG_LV_DEBUG
                                   : LOG_LV_TRACE,
              cfg.log_json ? LOG_FMT_JSON : LOG_FMT_TEXT, -1);
-    /* Only the worker makes libcurl transfers: the edge and ptth connect
-     * skip its global set-up (OpenSSL's among it), which is a third of an
-     * idle process's memory. */
-    if ((cfg.cmd == CMD_EXPOSE &&
-         curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) ||
+    /* The edge never uses libcurl and skips its global set-up. (Only
+     * TLS could be skipped in expose and connect: libcurl initialises
+     * libssh2, and so OpenSSL, whatever the flags; measured.) */
+    if ((cfg.cmd != CMD_SERVE && curlm_global_init() != 0) ||
         tls_global_init() != 0) {
         log_err(NULL, "cannot initialise libcurl or mbedTLS");
         cfg_free(&cfg);
@@ -92,7 +88,7 @@ main(int argc, char **argv)
     }
     status = run(&cfg);
     if (cfg.cmd != CMD_SERVE)
-        curl_global_cleanup();
+        curlm_global_cleanup();
     cfg_free(&cfg);
     return status;
 }
