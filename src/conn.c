@@ -190,6 +190,12 @@ deferred_flush(void *arg)
     }
 }
 
+void
+conn_flush_now(struct conn *c)
+{
+    deferred_flush(c);
+}
+
 static void
 deferred_free(void *arg)
 {

@@ -74,6 +74,11 @@ int conn_write(struct conn *c, const void *p, size_t n);
  * when this fails (they are dropped then). Returns as conn_write. */
 int conn_write_from(struct conn *c, struct bufq *q, size_t n);
 size_t conn_out_len(const struct conn *c);
+/* Writes the queue to the socket now rather than at the end of the loop
+ * turn (bounds memory when much arrives in one turn). Failures are
+ * reported later, through on_error, as for a deferred flush; on_drain may
+ * run from inside. */
+void conn_flush_now(struct conn *c);
 /* After everything queued is written: TLS close_notify and/or a TCP
  * half-close. Reads may go on. */
 void conn_shutdown(struct conn *c);

@@ -39,6 +39,7 @@
 #define BACKOFF_MIN_MS 500u
 #define BACKOFF_MAX_MS 30000u
 #define RESP_CAP (256u * 1024u)
+#define EARLY_SEND (256u * 1024u)
 #define MAX_RESP_HEAD 16384u
 #define DEAD_PINGS 3u /* silent intervals before the edge counts as lost */
 
@@ -113,6 +114,7 @@ struct wk {
     struct timer *grace;
     struct deferred d_send;
     struct deferred d_reconnect;
+    size_t unsent; /* response bytes queued since the last send */
 };
 
 static void wk_send(struct wk *w);
@@ -276,6 +278,7 @@ static size_t
 up_on_body(void *arg, const uint8_t *p, size_t n)
 {
     struct wstream *s = arg;
+    struct wk *w = s->w;
     size_t took;
 
     if (s->closed)
@@ -285,6 +288,18 @@ up_on_body(void *arg, const uint8_t *p, size_t n)
         s->up_paused = true;
     if (took > 0)
         stream_resume(s);
+    /* Many streams can fill in one loop turn (64 ready upstreams of
+     * 64 KiB: 4 MiB held at once). Past EARLY_SEND bytes, frame and write
+     * them now rather than at the end of the turn. This runs inside
+     * libcurl: nghttp2 may close streams meanwhile (s among them; their
+     * upstreams are freed later), and errors are left to wk_send_now. */
+    w->unsent += took;
+    if (w->unsent >= EARLY_SEND && w->state == WK_UP) {
+        w->unsent = 0;
+        if (h2_send(w->h2, w->conn) == 0)
+            conn_flush_now(w->conn);
+        wk_send(w);
+    }
     return took;
 }
 
@@ -665,6 +680,7 @@ wk_send_now(void *arg)
 {
     struct wk *w = arg;
 
+    w->unsent = 0;
     if (w->state != WK_UP)
         return;
     if (h2_send(w->h2, w->conn) != 0) {
