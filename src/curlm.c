@@ -17,6 +17,7 @@
 
 #include <curl/curl.h>
 
+#include "curl_dl.h"
 #include "log.h"
 #include "loop.h"
 #include "util.h"
@@ -262,8 +263,12 @@ curlm_global_cleanup(void)
 const char *
 curlm_library_version(void)
 {
-    const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+    const curl_version_info_data *cv;
+    char err[512];
 
+    if (curl_dl_load(err, sizeof(err)) != 0)
+        return "(not found)";
+    cv = curl_version_info(CURLVERSION_NOW);
     return cv != NULL ? cv->version : "unknown";
 }
 

@@ -9,6 +9,7 @@
 #include "cfg.h"
 #include "cli.h"
 #include "client.h"
+#include "curl_dl.h"
 #include "curlm.h"
 #include "edge.h"
 #include "h2.h"
@@ -64,6 +65,16 @@ main(int argc, char **argv)
         return PTTH_EXIT_OK;
     case CLI_RUN:
         break;
+    }
+    /* expose and connect use libcurl (from parsing their URLs on), the
+     * edge never: it is loaded here, not linked (curl_dl.c). */
+    if (c.cmd != CMD_SERVE) {
+        char err[512];
+        if (curl_dl_load(err, sizeof(err)) != 0) {
+            fprintf(stderr, "ptth: %s\n", err);
+            cli_free(&c);
+            return PTTH_EXIT_RESOURCE;
+        }
     }
     rc = cfg_load(&cfg, &c);
     cli_free(&c);

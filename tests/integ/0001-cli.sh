@@ -2,7 +2,7 @@
 # The command line: help, version, usage errors and their exit statuses.
 . "$top_srcdir/tests/lib/testlib.sh"
 
-plan 40
+plan 47
 
 out=$("$PTTH" --version)
 is "$?" 0 "--version exits 0"
@@ -11,6 +11,23 @@ like "$out" 'libcurl/[0-9.]+ nghttp2/[0-9.]+ mbedTLS/[0-9.]+ libuv/[0-9.]+' \
     "--version names the libraries"
 is "$("$PTTH" expose -V | head -n 1)" "$(echo "$out" | head -n 1)" \
     "-V after the command"
+
+# libcurl is loaded at run time (curl_dl.c); PTTH_LIBCURL names another file.
+st=$(PTTH_LIBCURL="$TMP/no-libcurl.so" exit_status "$PTTH" expose 8080)
+is "$st" 3 "expose without a loadable libcurl: exit 3"
+like "$(cat "$TMP/last.err")" "^ptth: cannot load libcurl \\($TMP/no-libcurl\\.so\\)" \
+    "... one line naming the file"
+st=$(PTTH_LIBCURL="$TMP/no-libcurl.so" exit_status "$PTTH" connect x)
+is "$st" 3 "connect without a loadable libcurl: exit 3"
+libc=$(awk '$NF ~ /\/libc\.so/ { print $NF; exit }' /proc/self/maps)
+st=$(PTTH_LIBCURL="$libc" exit_status "$PTTH" expose 8080)
+is "$st" 3 "a library that is not libcurl: exit 3"
+like "$(cat "$TMP/last.err")" 'lacks a function ptth needs' "... says so"
+out=$(PTTH_LIBCURL="$TMP/no-libcurl.so" "$PTTH" --version)
+like "$?:${out//$'\n'/ }" '^0:.*libcurl/\(not found\)' "--version without libcurl says so, exit 0"
+st=$(PTTH_LIBCURL="$TMP/no-libcurl.so" exit_status timeout 10 "$PTTH" serve \
+    -l 127.0.0.1:0 --grace 0 --idle-timeout nope)
+is "$st" 2 "serve does not need libcurl (a usage error, not exit 3)"
 
 "$PTTH" --help >"$TMP/help.out" 2>"$TMP/help.err"
 is "$?" 0 "--help exits 0"

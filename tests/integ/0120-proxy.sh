@@ -10,7 +10,7 @@
 : "${ORIGIN:=$(cd "$(dirname "$0")/../.." && pwd)/tests/helpers/origin}"
 [ -x "$ORIGIN" ] || skip_all "no origin helper ($ORIGIN)"
 
-plan 94
+plan 97
 
 CURL="curl -sS --max-time 20"
 
@@ -95,6 +95,12 @@ is "$WURL" "http://site.localhost:$port/" "expose prints http://site.localhost:P
 surl=$WURL
 H=(-H 'Host: site.localhost')
 R=(--resolve "site.localhost:$port:127.0.0.1")
+# libcurl is loaded at run time by expose and connect only (curl_dl.c):
+# the edge's memory holds none of it or its dependencies.
+is "$(hget g0 "${H[@]}" "${url}hello")" "200 1.1" "a first request through"
+ok "the worker has libcurl mapped" grep -q 'libcurl' "/proc/$(pid_of w1)/maps"
+nok "the edge, after serving through it, has not" \
+    grep -q 'libcurl\|libcrypto\|libgnutls' "/proc/$(pid_of edge)/maps"
 
 # ---------------------------------------------------- basic methods
 r=$(hget g1 "${H[@]}" "${url}hello")
