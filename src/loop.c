@@ -14,7 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifdef __linux__
+/* On Linux fd watches live in an epoll set of ours that libuv polls as
+ * one fd; elsewhere, or built with --disable-epoll (which CI uses to test
+ * that path), each watch is a uv_poll. */
+#if defined(__linux__) && !defined(PTTH_NO_EPOLL)
 #include <sys/epoll.h>
 #define LOOP_EPOLL 1
 #endif

@@ -53,7 +53,8 @@ typedef void io_cb(void *arg, int events);
 
 /* Returns a stopped watch on |fd| (borrowed: never closed here) or NULL
  * with errno set: EEXIST when another watch on |fd| exists (on Linux; with
- * libuv's polls elsewhere, when another one is active), EPERM/EBADF when
+ * libuv's polls elsewhere or with --disable-epoll, when another one is
+ * active), EPERM/EBADF when
  * |fd| cannot be polled. Makes |fd| non-blocking (even when it fails).
  * Never calls back. */
 struct io_watch *io_watch_new(struct loop *l, int fd, io_cb *cb, void *arg);
