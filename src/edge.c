@@ -664,6 +664,27 @@ is_forwarding_field(const char *name)
            strcmp(name, "x-forwarded-host") == 0;
 }
 
+/* Concatenates the NULL-terminated list of strings (NULL elements of
+ * |parts| before the end are not allowed) into a new string. Plain copies:
+ * this runs for every request, where printf cost ~5% of the edge's CPU. */
+static char *
+concat(const char *const *parts)
+{
+    size_t len = 0, i, n;
+    char *out, *p;
+
+    for (i = 0; parts[i] != NULL; i++)
+        len += strlen(parts[i]);
+    out = p = xmalloc(len + 1);
+    for (i = 0; parts[i] != NULL; i++) {
+        n = strlen(parts[i]);
+        memcpy(p, parts[i], n);
+        p += n;
+    }
+    *p = '\0';
+    return out;
+}
+
 static void
 add_forwarded(struct xfer *x, struct client *cl)
 {
@@ -676,12 +697,27 @@ add_forwarded(struct xfer *x, struct client *cl)
     /* The client's own fields stay in the list but are not forwarded
      * (xfer_start skips those before x->nclient); ours follow them. */
     x->nclient = x->fields.n;
-    v = xasprintf("%s%sfor=%s%s%s;host=\"%s\";proto=%s", fwd ? fwd : "",
-                  fwd ? ", " : "", v6 ? "\"[" : "", cl->peer_ip,
-                  v6 ? "]\"" : "", x->authority ? x->authority : "", proto);
+    {
+        const char *parts[] = {fwd ? fwd : "",
+                               fwd ? ", " : "",
+                               "for=",
+                               v6 ? "\"[" : "",
+                               cl->peer_ip,
+                               v6 ? "]\"" : "",
+                               ";host=\"",
+                               x->authority ? x->authority : "",
+                               "\";proto=",
+                               proto,
+                               NULL};
+        v = concat(parts);
+    }
     hdr_add(&x->fields, "forwarded", 9, v, strlen(v), 0);
     free(v);
-    v = xasprintf("%s%s%s", xff ? xff : "", xff ? ", " : "", cl->peer_ip);
+    {
+        const char *parts[] = {xff ? xff : "", xff ? ", " : "", cl->peer_ip,
+                               NULL};
+        v = concat(parts);
+    }
     hdr_add(&x->fields, "x-forwarded-for", 15, v, strlen(v), 0);
     free(v);
     free(fwd);
@@ -786,6 +822,7 @@ xfer_start(struct xfer *x)
     struct worker *w;
     nghttp2_nv *nv;
     size_t n = 0, i;
+    bool conn_opts;
 
     if (e->stopping) {
         xfer_fail(x, 503, "the edge is shutting down");
@@ -821,10 +858,12 @@ xfer_start(struct xfer *x)
     nv[n++] = h2_nv(":scheme", x->scheme ? x->scheme : "http");
     nv[n++] = h2_nv(":authority", x->authority ? x->authority : "");
     nv[n++] = h2_nv(":path", x->path);
+    conn_opts = hdr_get(&x->fields, "connection") != NULL;
     for (i = 0; i < x->fields.n; i++) {
         const struct hdr *h = &x->fields.v[i];
         if (hdr_is_hop_by_hop(h->name, h->name_len) ||
-            hdr_listed_in_connection(&x->fields, h->name, h->name_len) ||
+            (conn_opts &&
+             hdr_listed_in_connection(&x->fields, h->name, h->name_len)) ||
             strcmp(h->name, "host") == 0 ||
             (i < x->nclient && is_forwarding_field(h->name)))
             continue;
@@ -1192,6 +1231,16 @@ client_close(struct client *cl)
     edge_check_stopped(e);
 }
 
+/* Appends s at head + *len (the caller sized head for it). */
+static void
+put(char *head, size_t *len, const char *s)
+{
+    size_t n = strlen(s);
+
+    memcpy(head + *len, s, n);
+    *len += n;
+}
+
 /* Writes x's response head to an HTTP/1.1 client. */
 static void
 h1_write_head(struct xfer *x, struct client *cl)
@@ -1202,8 +1251,15 @@ h1_write_head(struct xfer *x, struct client *cl)
     bool nobody = x->head_method || x->status == 204 || x->status == 304;
 
     head = xmalloc(cap);
-    len = (size_t)snprintf(head, cap, "HTTP/1.1 %d %s\r\n", x->status,
-                           h1_reason(x->status));
+    /* Status 100..999 (h1/h2 parsers): three digits, no printf. */
+    memcpy(head, "HTTP/1.1 ", 9);
+    head[9] = (char)('0' + x->status / 100 % 10);
+    head[10] = (char)('0' + x->status / 10 % 10);
+    head[11] = (char)('0' + x->status % 10);
+    head[12] = ' ';
+    len = 13;
+    put(head, &len, h1_reason(x->status));
+    put(head, &len, "\r\n");
     for (i = 0; i < x->rfields.n; i++) {
         const struct hdr *h = &x->rfields.v[i];
         if (hdr_is_hop_by_hop(h->name, h->name_len) ||
@@ -1231,18 +1287,16 @@ h1_write_head(struct xfer *x, struct client *cl)
     if (!nobody && x->resp_cl < 0) {
         if (cl->req.minor >= 1) {
             x->chunked = true;
-            len += (size_t)snprintf(head + len, cap - len,
-                                    "transfer-encoding: chunked\r\n");
+            put(head, &len, "transfer-encoding: chunked\r\n");
         } else {
             cl->keep_alive = false;
         }
     }
     if (!cl->keep_alive || cl->e->stopping) {
         cl->keep_alive = false;
-        len += (size_t)snprintf(head + len, cap - len, "connection: close\r\n");
+        put(head, &len, "connection: close\r\n");
     } else if (cl->req.minor == 0) {
-        len += (size_t)snprintf(head + len, cap - len,
-                                "connection: keep-alive\r\n");
+        put(head, &len, "connection: keep-alive\r\n");
     }
     memcpy(head + len, "\r\n", 2);
     len += 2;

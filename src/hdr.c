@@ -120,23 +120,28 @@ hdr_get(const struct hdr_list *l, const char *name)
 bool
 hdr_is_hop_by_hop(const char *name, size_t len)
 {
-    static const char *const hop[] = {"connection",
-                                      "keep-alive",
-                                      "proxy-connection",
-                                      "te",
-                                      "trailer",
-                                      "transfer-encoding",
-                                      "upgrade",
-                                      "proxy-authorization",
-                                      "proxy-authenticate",
-                                      "http2-settings"};
-    size_t i;
-
-    for (i = 0; i < PTTH_ARRAY_LEN(hop); i++) {
-        if (strlen(hop[i]) == len && str_nieq(name, hop[i], len))
-            return true;
+    /* By length first: this runs for every field of every message. */
+    switch (len) {
+    case 2:
+        return str_nieq(name, "te", 2);
+    case 7:
+        return str_nieq(name, "upgrade", 7) || str_nieq(name, "trailer", 7);
+    case 10:
+        return str_nieq(name, "connection", 10) ||
+               str_nieq(name, "keep-alive", 10);
+    case 14:
+        return str_nieq(name, "http2-settings", 14);
+    case 16:
+        return str_nieq(name, "proxy-connection", 16);
+    case 17:
+        return str_nieq(name, "transfer-encoding", 17);
+    case 18:
+        return str_nieq(name, "proxy-authenticate", 18);
+    case 19:
+        return str_nieq(name, "proxy-authorization", 19);
+    default:
+        return false;
     }
-    return false;
 }
 
 bool

@@ -44,6 +44,47 @@ main(void)
     ok(!hdr_is_hop_by_hop("content-length", 14), "content-length is not");
     ok(!hdr_is_hop_by_hop("connectionx", 11), "no prefix matches");
     ok(!hdr_is_hop_by_hop("connectio", 9), "no short matches");
+    {
+        /* Every one of the ten, in any case, and same-length others. */
+        static const char *const hop[] = {"connection",
+                                          "keep-alive",
+                                          "proxy-connection",
+                                          "te",
+                                          "trailer",
+                                          "transfer-encoding",
+                                          "upgrade",
+                                          "proxy-authorization",
+                                          "proxy-authenticate",
+                                          "http2-settings"};
+        static const char *const not_hop[] = {"tk",
+                                              "trailes",
+                                              "upgrades",
+                                              "keep-alivf",
+                                              "x-settings-h",
+                                              "content-type",
+                                              "proxy-connectiom",
+                                              "transfer-encodinh",
+                                              "proxy-authenticatf",
+                                              "proxy-authorizatioo",
+                                              "",
+                                              "host"};
+        char up[32];
+        size_t k, j, all = 0, none = 0;
+
+        for (k = 0; k < sizeof(hop) / sizeof(hop[0]); k++) {
+            for (j = 0; hop[k][j] != '\0'; j++)
+                up[j] =
+                    (char)(hop[k][j] >= 'a' && hop[k][j] <= 'z' ? hop[k][j] - 32
+                                                                : hop[k][j]);
+            all += hdr_is_hop_by_hop(hop[k], strlen(hop[k])) &&
+                   hdr_is_hop_by_hop(up, j);
+        }
+        for (k = 0; k < sizeof(not_hop) / sizeof(not_hop[0]); k++)
+            none += !hdr_is_hop_by_hop(not_hop[k], strlen(not_hop[k]));
+        ok(all == 10, "all ten hop-by-hop names, lower and upper case");
+        ok(none == sizeof(not_hop) / sizeof(not_hop[0]),
+           "near misses of every length are not hop-by-hop");
+    }
 
     hdr_list_init(&l);
     hdr_add(&l, "connection", 10, "close, X-Hop ,  x-other", 23, 0);
