@@ -664,27 +664,6 @@ is_forwarding_field(const char *name)
            strcmp(name, "x-forwarded-host") == 0;
 }
 
-/* Concatenates the NULL-terminated list of strings (NULL elements of
- * |parts| before the end are not allowed) into a new string. Plain copies:
- * this runs for every request, where printf cost ~5% of the edge's CPU. */
-static char *
-concat(const char *const *parts)
-{
-    size_t len = 0, i, n;
-    char *out, *p;
-
-    for (i = 0; parts[i] != NULL; i++)
-        len += strlen(parts[i]);
-    out = p = xmalloc(len + 1);
-    for (i = 0; parts[i] != NULL; i++) {
-        n = strlen(parts[i]);
-        memcpy(p, parts[i], n);
-        p += n;
-    }
-    *p = '\0';
-    return out;
-}
-
 static void
 add_forwarded(struct xfer *x, struct client *cl)
 {
@@ -709,14 +688,14 @@ add_forwarded(struct xfer *x, struct client *cl)
                                "\";proto=",
                                proto,
                                NULL};
-        v = concat(parts);
+        v = xconcat(parts);
     }
     hdr_add(&x->fields, "forwarded", 9, v, strlen(v), 0);
     free(v);
     {
         const char *parts[] = {xff ? xff : "", xff ? ", " : "", cl->peer_ip,
                                NULL};
-        v = concat(parts);
+        v = xconcat(parts);
     }
     hdr_add(&x->fields, "x-forwarded-for", 15, v, strlen(v), 0);
     free(v);

@@ -532,10 +532,26 @@ static char *
 host_port(const char *host, int port, int omit_port)
 {
     bool v6 = strchr(host, ':') != NULL;
+    char num[16], *p = num + sizeof(num);
+    const char *parts[6];
+    size_t n = 0;
+    int v = port; /* 1..65535 */
 
-    if (port == omit_port)
-        return xasprintf(v6 ? "[%s]" : "%s", host);
-    return xasprintf(v6 ? "[%s]:%d" : "%s:%d", host, port);
+    /* Runs twice for every request: no printf. */
+    *--p = '\0';
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    parts[n++] = v6 ? "[" : "";
+    parts[n++] = host;
+    parts[n++] = v6 ? "]" : "";
+    if (port != omit_port) {
+        parts[n++] = ":";
+        parts[n++] = p;
+    }
+    parts[n] = NULL;
+    return xconcat(parts);
 }
 
 static bool
@@ -567,7 +583,10 @@ build_headers(const struct upstream_target *t, const struct upstream_req *r,
             *why = "bad authority";
             return NULL;
         }
-        line = xasprintf("Host: %s", r->authority);
+        {
+            const char *parts[] = {"Host: ", r->authority, NULL};
+            line = xconcat(parts);
+        }
     } else {
         const char *h =
             t->host != NULL && *t->host != '\0' ? t->host : "localhost";
@@ -604,8 +623,11 @@ build_headers(const struct upstream_target *t, const struct upstream_req *r,
         accept = accept || str_ieq(h->name, "accept");
         expect = expect || str_ieq(h->name, "expect");
         /* "Name;" is libcurl's way to send an empty value. */
-        line = h->value_len > 0 ? xasprintf("%s: %s", h->name, h->value)
-                                : xasprintf("%s;", h->name);
+        {
+            const char *parts[] = {h->name, h->value_len > 0 ? ": " : ";",
+                                   h->value, NULL};
+            line = xconcat(parts);
+        }
         nl = curl_slist_append(l, line);
         free(line);
         if (nl == NULL)
@@ -696,7 +718,11 @@ setup(struct upstream *u, const struct upstream_target *t,
         target = xasprintf("%.*s%s", (int)plen, prefix, r->path);
 
     hp = host_port(host, t->port, -1);
-    url = xasprintf("%s://%s/", t->scheme != NULL ? t->scheme : "http", hp);
+    {
+        const char *parts[] = {t->scheme != NULL ? t->scheme : "http", "://",
+                               hp, "/", NULL};
+        url = xconcat(parts);
+    }
     free(hp);
 
     SETOPT(u, CURLOPT_URL, url);

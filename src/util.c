@@ -63,6 +63,24 @@ xstrndup(const char *s, size_t n)
 }
 
 char *
+xconcat(const char *const *parts)
+{
+    size_t len = 0, i, n;
+    char *out, *p;
+
+    for (i = 0; parts[i] != NULL; i++)
+        len += strlen(parts[i]);
+    out = p = xmalloc(len + 1);
+    for (i = 0; parts[i] != NULL; i++) {
+        n = strlen(parts[i]);
+        memcpy(p, parts[i], n);
+        p += n;
+    }
+    *p = '\0';
+    return out;
+}
+
+char *
 xasprintf(const char *fmt, ...)
 {
     va_list ap;

@@ -18,6 +18,10 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 /* Returns a new string built like printf. Never NULL. */
 char *xasprintf(const char *fmt, ...) PTTH_PRINTF(1, 2);
+/* The strings of the NULL-terminated array |parts|, joined into a new
+ * string (aborts on exhaustion). Plain copies, for hot paths where
+ * xasprintf's printf machinery shows in profiles. */
+char *xconcat(const char *const *parts);
 
 /* Copies at most size-1 bytes and terminates; returns strlen(src). */
 size_t ptth_strlcpy(char *dst, const char *src, size_t size);

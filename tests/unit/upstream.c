@@ -409,6 +409,8 @@ feed(struct tc *t)
 }
 
 static struct upstream_target tgt;
+/* The request's authority; NULL: the worker sends host[:port] itself. */
+static const char *req_authority = "origin.test";
 
 /* Starts a request on the default target; runs the loop until it is done
  * (or |ms| pass). */
@@ -422,7 +424,7 @@ request_ex(struct tc *t, const struct upstream_target *target,
     memset(&r, 0, sizeof(r));
     r.method = method;
     r.path = path;
-    r.authority = "origin.test";
+    r.authority = req_authority;
     r.fields = f;
     r.content_length = clen;
     r.has_body = has_body;
@@ -593,6 +595,19 @@ test_echo(void)
     ok(body_has(&t, "TARGET /echo/a%20b/../c?x=%2F\n"),
        "request target byte-exact with prefix");
     ok(body_has(&t, "\nHost: origin.test\n"), "Host from authority");
+    {
+        struct tc t2;
+        char want[64];
+
+        req_authority = NULL;
+        tc_init(&t2);
+        request_ex(&t2, &pt, "GET", "/", NULL, false, -1, 10000);
+        snprintf(want, sizeof(want), "\nHost: %s:%d\n", pt.host, pt.port);
+        ok(t2.rc == 0 && body_has(&t2, want),
+           "no authority: Host is HOST:PORT");
+        tc_free(&t2);
+        req_authority = "origin.test";
+    }
     ok(body_has(&t, "\nx-custom: one\n"), "field passed");
     ok(body_has(&t, "\nx-empty:\n") || body_has(&t, "\nx-empty: \n"),
        "empty field sent");
@@ -857,6 +872,13 @@ test_ipv6(void)
     request_ex(&t, &t6, "GET", "/hello", NULL, false, -1, 10000);
     ok(t.rc == 0 && body_is(&t, "hello\n"), "IPv6 literal target");
     tc_free(&t);
+    req_authority = NULL;
+    tc_init(&t);
+    request_ex(&t, &t6, "GET", "/echo", NULL, false, -1, 10000);
+    snprintf(want, sizeof(want), "\nHost: [::1]:%d\n", t6.port);
+    ok(t.rc == 0 && body_has(&t, want), "no authority: Host [::1]:PORT");
+    tc_free(&t);
+    req_authority = "origin.test";
     stop_origin(&o6);
     tc_init(&t);
     request_ex(&t, &t6, "GET", "/hello", NULL, false, -1, 10000);
@@ -1260,7 +1282,7 @@ main(void)
         stop_origin(&origin);
         skip_all("origin helper cannot listen on a unix socket");
     }
-    plan(102);
+    plan(104);
     p = strrchr(origin.url, ':');
     if (p != NULL)
         port = atoi(p + 1);

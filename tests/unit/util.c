@@ -74,6 +74,16 @@ main(void)
         is_str(s, "x-42", "xasprintf");
         free(s);
     }
+    {
+        const char *none[] = {NULL};
+        const char *some[] = {"ab", "", "c", "def", NULL};
+        char *s = xconcat(none);
+        is_str(s, "", "xconcat: no parts, empty string");
+        free(s);
+        s = xconcat(some);
+        is_str(s, "abcdef", "xconcat: parts in order, empty ones too");
+        free(s);
+    }
     is_str(ptth_strerror(PTTH_EAUTH), "not authorised", "strerror");
     return done_testing();
 }
