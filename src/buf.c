@@ -280,7 +280,7 @@ bufq_move(struct bufq *dst, struct bufq *src, size_t n)
                 struct bufq_chunk *e = dst->head;
 
                 dst->head = dst->tail = NULL;
-                if (dst->spare == NULL)
+                if (dst->spare == NULL && dst->chunk_size != BUF_CHUNK_SIZE)
                     dst->spare = e;
                 else
                     chunk_put(e, dst->chunk_size);
@@ -340,11 +340,18 @@ bufq_consume(struct bufq *q, size_t n)
         if (c->r < c->w)
             break;
         if (c->next == NULL) {
-            c->r = c->w = 0; /* sole chunk: rewind in place */
+            if (q->chunk_size == BUF_CHUNK_SIZE) {
+                /* Emptied: back to the pool, so that idle queues (one per
+                 * connection) hold no memory. */
+                q->head = q->tail = NULL;
+                chunk_put(c, q->chunk_size);
+            } else {
+                c->r = c->w = 0; /* sole chunk: rewind in place */
+            }
             break;
         }
         q->head = c->next;
-        if (q->spare == NULL)
+        if (q->spare == NULL && q->chunk_size != BUF_CHUNK_SIZE)
             q->spare = c;
         else
             chunk_put(c, q->chunk_size);

@@ -51,7 +51,9 @@ struct bufq_chunk;
  * until the next consume/read/shrink/free (safe for mbedTLS write retry). */
 struct bufq {
     struct bufq_chunk *head, *tail; /* head == NULL when no chunks */
-    struct bufq_chunk *spare;       /* one spent chunk kept for reuse */
+    struct bufq_chunk *spare;       /* one spent chunk kept for reuse
+                                     * (other sizes: BUF_CHUNK_SIZE chunks
+                                     * go back to the shared pool) */
     size_t chunk_size, max_bytes, len;
 };
 
