@@ -38,6 +38,7 @@ struct conn {
     bool shut_done;
     bool above_low;      /* queue was above the low mark: report drain */
     bool reset_on_close; /* close with SO_LINGER 0: the peer sees RST */
+    bool drained;        /* a short read emptied the socket (no TLS) */
     int err;
     char errstr[256];
     struct deferred d_flush;
@@ -112,6 +113,7 @@ static void
 deliver_read(void *arg)
 {
     struct conn *c = arg;
+    c->drained = false;
     if (c->state == CONN_OPEN && !c->read_paused)
         c->cb->on_readable(c->arg);
 }
@@ -173,8 +175,10 @@ on_io(void *arg, int events)
     if (events & (IO_WRITE | IO_ERROR))
         conn_flush(c);
     if (c->state == CONN_OPEN && !c->read_paused &&
-        (events & (IO_READ | IO_ERROR)))
+        (events & (IO_READ | IO_ERROR))) {
+        c->drained = false; /* readable again */
         c->cb->on_readable(c->arg);
+    }
     if (c->state == CONN_OPEN)
         update_watch(c);
 }
@@ -303,7 +307,17 @@ conn_read(struct conn *c, uint8_t *p, size_t n)
 
     if (c->state != CONN_OPEN)
         return c->state == CONN_HANDSHAKE ? PTTH_EAGAIN : PTTH_EIO;
+    /* A read that returned less than asked for emptied the socket's
+     * buffer: the next read would only say EAGAIN, a system call per
+     * wake-up for nothing. The watch is level-triggered, so bytes that
+     * come later wake us again. (TLS keeps records of its own: no.) */
+    if (c->drained) {
+        c->drained = false;
+        return PTTH_EAGAIN;
+    }
     r = c->tls ? tls_read(c->tls, p, n) : c->x.recv(c->x.arg, p, n);
+    if (r > 0 && (size_t)r < n && c->tls == NULL)
+        c->drained = true;
     if (r == 0)
         return PTTH_ECLOSED;
     if (r < 0 && r != PTTH_EAGAIN && r != PTTH_ECLOSED) {
