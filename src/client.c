@@ -1117,7 +1117,7 @@ link_on_open(void *arg)
         link_lost(lk, PTTH_EXIT_INTERNAL, why);
         return;
     }
-    if (h2_session_new(&lk->h2, false, cl->cbs, lk) != 0) {
+    if (h2_session_new(&lk->h2, H2_PEER_SERVER, cl->cbs, lk) != 0) {
         link_lost(lk, PTTH_EXIT_INTERNAL, "cannot start HTTP/2");
         return;
     }

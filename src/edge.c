@@ -1756,7 +1756,7 @@ handle_handshake(struct client *cl)
     w->last_rx = loop_now_ms(e->loop);
     deferred_init(&w->d_send, worker_send_now, w);
     deferred_init(&w->d_free, worker_release, w);
-    if (h2_session_new(&w->h2, false, e->up_cbs, w) != 0) {
+    if (h2_session_new(&w->h2, H2_PEER_SERVER, e->up_cbs, w) != 0) {
         free(w);
         h1_simple_response(cl, 500, NULL, "500 Internal Server Error\n");
         return;
@@ -2186,7 +2186,7 @@ static int
 client_start_h2(struct client *cl)
 {
     cl->mode = CM_H2;
-    if (h2_session_new(&cl->h2, true, cl->e->down_cbs, cl) != 0)
+    if (h2_session_new(&cl->h2, H2_PEER_PUBLIC, cl->e->down_cbs, cl) != 0)
         return PTTH_EPROTO;
     if (cl->e->stopping)
         nghttp2_submit_shutdown_notice(cl->h2);

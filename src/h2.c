@@ -21,9 +21,10 @@ h2_library_version(void)
 }
 
 int
-h2_session_new(nghttp2_session **s, bool server,
+h2_session_new(nghttp2_session **s, enum h2_peer peer,
                const nghttp2_session_callbacks *cbs, void *ud)
 {
+    bool server = peer != H2_PEER_SERVER;
     nghttp2_option *opt;
     nghttp2_settings_entry iv[4];
     size_t niv = 0;
@@ -36,7 +37,14 @@ h2_session_new(nghttp2_session **s, bool server,
     nghttp2_option_set_max_outbound_ack(opt, 1000);
     nghttp2_option_set_max_settings(opt, 32);
 #ifdef HAVE_NGHTTP2_OPTION_SET_STREAM_RESET_RATE_LIMIT
-    nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
+    /* Public clients: a burst of 1000 resets, then 33/s (nghttp2's own
+     * defaults, against "rapid reset"). An edge resets one stream for
+     * each of its clients that leaves early, from all of them at once:
+     * past the limit nghttp2 would drop the whole tunnel with GOAWAY. */
+    if (peer == H2_PEER_EDGE)
+        nghttp2_option_set_stream_reset_rate_limit(opt, UINT64_MAX, UINT64_MAX);
+    else
+        nghttp2_option_set_stream_reset_rate_limit(opt, 1000, 33);
 #endif
 #ifdef HAVE_NGHTTP2_OPTION_SET_MAX_CONTINUATIONS
     nghttp2_option_set_max_continuations(opt, 8);

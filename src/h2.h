@@ -24,11 +24,21 @@ struct hdr_list;
 /* Run-time nghttp2 version, e.g. "1.52.0". Static storage. */
 const char *h2_library_version(void);
 
-/* Creates a session (server or client role) with automatic window updates
- * off (callers consume what they forwarded), flood limits on, and our
- * SETTINGS queued. enable_connect: advertise ENABLE_CONNECT_PROTOCOL.
+/* Who the session talks to: the edge's public clients (server role,
+ * the default flood limits), an edge (the worker's session, server role:
+ * the edge cancels streams for every public client that leaves, so the
+ * stream-reset rate limit is lifted), or a worker or edge we dial (client
+ * role: the edge to its workers, ptth connect to the edge). */
+enum h2_peer {
+    H2_PEER_PUBLIC,
+    H2_PEER_EDGE,
+    H2_PEER_SERVER,
+};
+
+/* Creates a session for |peer| with automatic window updates off (callers
+ * consume what they forwarded), flood limits on, and our SETTINGS queued.
  * Returns 0 or PTTH_EPROTO. */
-int h2_session_new(nghttp2_session **s, bool server,
+int h2_session_new(nghttp2_session **s, enum h2_peer peer,
                    const nghttp2_session_callbacks *cbs, void *ud);
 /* Feeds received bytes. Returns 0 or PTTH_EPROTO (the session queued a
  * GOAWAY when it could; flush, then close). */

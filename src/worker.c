@@ -952,7 +952,7 @@ wk_handshake_response(struct wk *w)
         wk_lost(w, "the edge did not send Ptth-Public-Url");
         return;
     }
-    if (h2_session_new(&w->h2, true, w->cbs, w) != 0) {
+    if (h2_session_new(&w->h2, H2_PEER_EDGE, w->cbs, w) != 0) {
         wk_lost(w, "cannot start HTTP/2");
         return;
     }

@@ -15,7 +15,7 @@
 [ -r /proc/self/stat ] || skip_all "no /proc: the CPU checks need /proc/PID/stat"
 command -v ss >/dev/null || skip_all "ss (iproute2) not installed"
 
-plan 41
+plan 43
 
 CURL="curl -sS --max-time 20"
 BIG=200000000 # never sent in full: every client below dies before the end
@@ -330,6 +330,21 @@ is "$(cat "$TMP"/par.* | grep -cxF "$want5")" 40 \
 [ "$(cat "$TMP"/par.* | grep -cxF "$want5")" = 40 ] ||
     diag "sha256 of the downloads:" "$(sort "$TMP"/par.* | uniq -c)" \
         "errors:" "$(tail -n 5 "$TMP/par.err")"
+
+# ------------------------------------- many clients leaving at once (h2)
+# Each public client that leaves early costs the worker one RST_STREAM:
+# 15 waves of 100 streams (nghttp -m 100, killed while the origin sleeps)
+# send 1500 of them within seconds, past nghttp2's default "rapid reset"
+# limit (a burst of 1000, then 33/s), which would drop the whole tunnel.
+for i in $(seq 1 15); do
+    timeout -s KILL 0.5 nghttp -n -m 100 -H ':authority: s1.localhost' \
+        "${url}slow/1000" >/dev/null 2>&1
+done
+r=$(curl -s --max-time 10 -w ' %{http_code}' "${H[@]}" "${url}hello" 2>/dev/null)
+is "$(printf '%s' "$r" | tr -d '\n')" "hello 200" \
+    "1500 streams cancelled in waves: the tunnel still answers"
+is "$(grep -c 'lost the edge' "$TMP/w1.err")" 0 \
+    "... and its worker kept its connection to the edge"
 
 # ------------------------------------------------------------- the end
 is "$(wconns)" "$wc0" "the workers still have the connections they started with"
