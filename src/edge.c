@@ -40,6 +40,7 @@
 #define IN_CAP (MAX_HEAD + 16u * 1024u)
 #define BODY_CAP (256u * 1024u)
 #define MAX_WORKERS 1024
+#define MAX_HELD 1024    /* names kept without workers (--name-hold) */
 #define WORKER_QUEUE 256 /* streams waiting for a worker's stream slot */
 /* A worker is PINGed every --ping-interval; one that has sent nothing for
  * DEAD_PINGS intervals is dropped at the next PING. */
@@ -83,6 +84,8 @@ struct xfer {
     struct bufq req;
     bool req_eof;
     bool req_deferred; /* up data provider waits for bytes */
+    bool req_discard;  /* h2: response complete, the rest of the body is
+                        * read and dropped */
     /* response */
     int status;
     struct hdr_list rfields;
@@ -132,6 +135,7 @@ struct tunnel {
     struct tunnel *next;
     uint64_t picks;
     struct timer *hold; /* runs while a workerless name is kept */
+    bool held;
 };
 
 enum client_mode {
@@ -168,6 +172,7 @@ struct client {
     struct deferred d_h1;
     struct deferred d_free;
     struct timer *idle;
+    uint64_t body_rx_ms; /* HTTP/2: DATA last came, on any stream */
 };
 
 struct edge {
@@ -179,6 +184,7 @@ struct edge {
     struct tunnel *tunnels;
     struct client *clients;
     int nworkers;
+    int nheld; /* workerless tunnels kept for their token */
     unsigned long next_id;
     struct sig_watch *sig_int, *sig_term;
     struct timer *grace;
@@ -1025,6 +1031,8 @@ tunnel_free(struct tunnel *t)
             break;
         }
     }
+    if (t->held)
+        t->e->nheld--;
     timer_free(t->hold);
     free(t->name);
     free(t->token);
@@ -1068,10 +1076,15 @@ worker_kill(struct worker *w, const char *why)
         }
     }
     if (t->workers == NULL) {
-        if (t->token != NULL && !e->stopping && e->cfg->name_hold_ms > 0) {
+        if (t->token != NULL && e->cfg->ntokens > 0 && !e->stopping &&
+            e->cfg->name_hold_ms > 0 && e->nheld < MAX_HELD) {
             /* Keep the name for its token a while (--name-hold), so that
-             * a worker that reconnects gets its URL back, not a 409. */
+             * a worker that reconnects gets its URL back, not a 409. Only
+             * for tokens the edge checked (elsewhere anyone could fill
+             * the table with names), and at most MAX_HELD names. */
             log_debug("edge", "name '%s' held for its token", t->name);
+            t->held = true;
+            e->nheld++;
             timer_start(t->hold, e->cfg->name_hold_ms, 0);
         } else {
             tunnel_free(t);
@@ -1734,7 +1747,11 @@ handle_handshake(struct client *cl)
                                "another token\n");
             return;
         }
-        timer_stop(t->hold); /* back from a reconnect, if it was held */
+        if (t->held) { /* back from a reconnect */
+            timer_stop(t->hold);
+            t->held = false;
+            e->nheld--;
+        }
     } else {
         t = xcalloc(1, sizeof(*t));
         t->e = e;
@@ -2104,10 +2121,14 @@ down_frame_recv_cb(nghttp2_session *s, const nghttp2_frame *f, void *ud)
     return 0;
 }
 
-/* A complete response to a request whose body is still coming: end the
- * stream with RST_STREAM(NO_ERROR) (RFC 9113 8.1), so that the client
- * stops sending and the stream does not wait on it. Tunnels excepted:
- * there END_STREAM is a half-close. */
+/* A complete response to a request whose body is still coming (an early
+ * 404, 413 or 408): the rest of the body can change nothing, so the worker
+ * stream is cancelled, as for HTTP/1.1, and what the client still sends is
+ * read and dropped until it ends the stream. RST_STREAM(NO_ERROR) at once
+ * would be allowed (RFC 9113 8.1), but curl 7.88 then throws the complete
+ * response away (exit 92); it comes only if the body stalls for
+ * --idle-timeout (xfer_body_idle). Tunnels excepted: there END_STREAM is
+ * a half-close. */
 static int
 down_frame_send_cb(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 {
@@ -2118,9 +2139,15 @@ down_frame_send_cb(nghttp2_session *s, const nghttp2_frame *f, void *ud)
         !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
         return 0;
     x = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
-    if (x != NULL && !x->req_eof && !x->tunnel)
-        nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, f->hd.stream_id,
-                                  NGHTTP2_NO_ERROR);
+    if (x == NULL || x->req_eof || x->tunnel || x->req_discard)
+        return 0;
+    x->req_discard = true;
+    x->req_moved_ms = loop_now_ms(x->e->loop);
+    xfer_cancel_up(x);
+    if (bufq_len(&x->req) > 0) {
+        nghttp2_session_consume(s, f->hd.stream_id, bufq_len(&x->req));
+        bufq_free(&x->req);
+    }
     return 0;
 }
 
@@ -2132,13 +2159,17 @@ down_data_chunk_cb(nghttp2_session *s, uint8_t flags, int32_t sid,
 
     (void)flags;
     (void)ud;
-    if (x == NULL || x->failed) {
+    if (x == NULL || x->failed || x->req_discard) {
         nghttp2_session_consume(s, sid, len);
+        if (x != NULL)
+            x->req_moved_ms = loop_now_ms(x->e->loop);
         return 0;
     }
     if (bufq_append(&x->req, data, len) != 0)
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     x->req_moved_ms = loop_now_ms(x->e->loop);
+    if (x->cl != NULL)
+        x->cl->body_rx_ms = x->req_moved_ms;
     xfer_req_ready(x);
     return 0;
 }
@@ -2218,20 +2249,44 @@ static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
  * client nor on to the worker, before any response began, is answered
  * 408: a client that stops sending mid-body would otherwise hold its
  * stream, and the worker's, for as long as it likes. Time with bytes
- * waiting on our side (queued for the worker, or read but not yet taken)
- * is the worker's, not the client's. Returns the ms until x's deadline,
+ * waiting on our side (queued for the worker, or read but not yet taken,
+ * or filling the HTTP/2 windows) is the worker's, not the client's, and
+ * an HTTP/2 client sending the body of another stream is not idle. Once
+ * answered, a body still being dropped that stalls as long ends the
+ * stream with RST_STREAM(NO_ERROR). Returns the ms until x's deadline,
  * or 0 when x has none (or just failed). */
 static uint64_t
 xfer_body_idle(struct xfer *x, struct client *cl, uint64_t now)
 {
     uint64_t idle = x->e->cfg->idle_timeout_ms;
 
+    if (x->req_discard && !x->req_eof) {
+        /* Answered; the body being dropped stalled: end the stream. */
+        if (now - x->req_moved_ms < idle)
+            return x->req_moved_ms + idle - now;
+        nghttp2_submit_rst_stream(cl->h2, NGHTTP2_FLAG_NONE, x->down_sid,
+                                  NGHTTP2_NO_ERROR);
+        x->req_discard = false;
+        x->failed = true; /* nothing more to watch: the stream closes */
+        client_h2_send(cl);
+        return 0;
+    }
     if (x->req_eof || x->tunnel || x->have_head || x->failed)
         return 0;
-    if (bufq_len(&x->req) > 0 || (x == cl->cur && buf_len(&cl->in) > 0)) {
+    /* Nothing can come while the flow-control windows we advertise are
+     * (nearly) spent: bytes of other streams still wait for the worker. */
+    if (bufq_len(&x->req) > 0 || (x == cl->cur && buf_len(&cl->in) > 0) ||
+        (x->down_sid > 0 &&
+         (nghttp2_session_get_local_window_size(cl->h2) < BUF_CHUNK_SIZE ||
+          nghttp2_session_get_stream_local_window_size(cl->h2, x->down_sid) <
+              BUF_CHUNK_SIZE))) {
         x->req_moved_ms = now;
         return idle;
     }
+    /* A client sending another body on the same connection (one after
+     * the other) is not stalling this one. */
+    if (x->down_sid > 0 && cl->body_rx_ms > x->req_moved_ms)
+        x->req_moved_ms = cl->body_rx_ms;
     if (now - x->req_moved_ms < idle)
         return x->req_moved_ms + idle - now;
     xfer_fail(x, 408, "the request body stopped arriving");
