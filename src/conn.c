@@ -48,6 +48,10 @@ struct conn {
     struct deferred d_free;
 };
 
+/* A short read below this many bytes is taken to have emptied the
+ * socket (conn_read). */
+#define DRAINED_BELOW 16384
+
 /* Chunks gathered into one send: 64 x 16 KiB = 1 MiB. */
 #define CONN_IOV_MAX 64
 
@@ -310,13 +314,16 @@ conn_read(struct conn *c, uint8_t *p, size_t n)
     /* A read that returned less than asked for emptied the socket's
      * buffer: the next read would only say EAGAIN, a system call per
      * wake-up for nothing. The watch is level-triggered, so bytes that
-     * come later wake us again. (TLS keeps records of its own: no.) */
+     * come later wake us again. Only after small reads (requests and
+     * responses): in a bulk transfer more has usually come meanwhile, and
+     * a read is cheaper than the trip through the poller. (TLS keeps
+     * records of its own: no.) */
     if (c->drained) {
         c->drained = false;
         return PTTH_EAGAIN;
     }
     r = c->tls ? tls_read(c->tls, p, n) : c->x.recv(c->x.arg, p, n);
-    if (r > 0 && (size_t)r < n && c->tls == NULL)
+    if (r > 0 && (size_t)r < n && r < DRAINED_BELOW && c->tls == NULL)
         c->drained = true;
     if (r == 0)
         return PTTH_ECLOSED;
