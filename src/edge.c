@@ -40,7 +40,10 @@
 #define IN_CAP (MAX_HEAD + 16u * 1024u)
 #define BODY_CAP (256u * 1024u)
 #define MAX_WORKERS 1024
-#define MAX_HELD 1024    /* names kept without workers (--name-hold) */
+#define MAX_HELD 1024 /* names kept without workers (--name-hold) */
+/* Every request looks its tunnel up by name: a hash table, not a walk
+ * over up to MAX_WORKERS + MAX_HELD names. */
+#define TUNNEL_BUCKETS 256
 #define WORKER_QUEUE 256 /* streams waiting for a worker's stream slot */
 /* A worker is PINGed every --ping-interval; one that has sent nothing for
  * DEAD_PINGS intervals is dropped at the next PING. */
@@ -136,6 +139,8 @@ struct tunnel {
     uint64_t picks;
     struct timer *hold; /* runs while a workerless name is kept */
     bool held;
+    uint32_t hash;        /* of name */
+    struct tunnel *hnext; /* in its bucket of edge.tbucket */
 };
 
 enum client_mode {
@@ -182,6 +187,7 @@ struct edge {
     struct listener *ls;
     size_t nls;
     struct tunnel *tunnels;
+    struct tunnel *tbucket[TUNNEL_BUCKETS]; /* by name_hash */
     struct client *clients;
     int nworkers;
     int nheld; /* workerless tunnels kept for their token */
@@ -383,12 +389,25 @@ access_log(const struct xfer *x)
 
 /* ------------------------------------------------------------- routing */
 
+/* FNV-1a, 32 bits. */
+static uint32_t
+name_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+
+    for (; *s != '\0'; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
 static struct tunnel *
 tunnel_find(struct edge *e, const char *name)
 {
+    uint32_t h = name_hash(name);
     struct tunnel *t;
-    for (t = e->tunnels; t != NULL; t = t->next) {
-        if (strcmp(t->name, name) == 0)
+
+    for (t = e->tbucket[h % TUNNEL_BUCKETS]; t != NULL; t = t->hnext) {
+        if (t->hash == h && strcmp(t->name, name) == 0)
             return t;
     }
     return NULL;
@@ -1028,6 +1047,13 @@ tunnel_free(struct tunnel *t)
     for (tp = &t->e->tunnels; *tp != NULL; tp = &(*tp)->next) {
         if (*tp == t) {
             *tp = t->next;
+            break;
+        }
+    }
+    for (tp = &t->e->tbucket[t->hash % TUNNEL_BUCKETS]; *tp != NULL;
+         tp = &(*tp)->hnext) {
+        if (*tp == t) {
+            *tp = t->hnext;
             break;
         }
     }
@@ -1760,6 +1786,9 @@ handle_handshake(struct client *cl)
         t->token = tok ? xstrndup(tok, toklen) : NULL;
         t->next = e->tunnels;
         e->tunnels = t;
+        t->hash = name_hash(t->name);
+        t->hnext = e->tbucket[t->hash % TUNNEL_BUCKETS];
+        e->tbucket[t->hash % TUNNEL_BUCKETS] = t;
     }
 
     /* Accepted: answer 101 and become the HTTP/2 client on this

@@ -6,7 +6,7 @@
 # shellcheck disable=SC1091,SC2154 # testlib.sh, top_srcdir: from make check
 . "$top_srcdir/tests/lib/testlib.sh"
 
-plan 59
+plan 62
 
 CURL="curl -sS --max-time 10"
 
@@ -218,9 +218,34 @@ hs_open "$port" '?name=other' tok-two && w4=$HSFD && head=$(hs_head "$HSFD")
 is "$(printf '%s\n' "$head" | head -n 1)" "HTTP/1.1 101 Switching Protocols" \
     "tok-two for another name: 101"
 
+# 300 names (more than the edge's 256 hash buckets): each is found, by
+# name, among the others (409 for another token), and a new one is not.
+many=()
+n101=0
+for i in $(seq 1 300); do
+    hs_open "$port" "?name=n$i" tok-one && many+=("$HSFD") &&
+        head=$(hs_head "$HSFD")
+    [ "$(printf '%s\n' "$head" | head -n 1)" = "HTTP/1.1 101 Switching Protocols" ] &&
+        n101=$((n101 + 1))
+done
+is "$n101" 300 "300 more names with tok-one: 300 x 101"
+n409=0
+for i in 1 77 150 256 300; do
+    hs_open "$port" "?name=n$i" tok-two && head=$(hs_head "$HSFD")
+    exec {HSFD}<&-
+    case $(printf '%s\n' "$head" | head -n 1) in
+    "HTTP/1.1 409 "*) n409=$((n409 + 1)) ;;
+    esac
+done
+is "$n409" 5 "each of 5 of them, asked for by tok-two: 409"
+hs_open "$port" '?name=n301' tok-two && w5=$HSFD && head=$(hs_head "$HSFD")
+is "$(printf '%s\n' "$head" | head -n 1)" "HTTP/1.1 101 Switching Protocols" \
+    "a 301st name for tok-two: 101"
+for f in "${many[@]}"; do exec {f}<&-; done
+
 kill -TERM "$(pid_of e3)"
 exits_0 e3 5 "token edge: SIGTERM with idle workers: exit 0 within 5 s"
-exec {w1}<&- {w2}<&- {w3}<&- {w4}<&-
+exec {w1}<&- {w2}<&- {w3}<&- {w4}<&- {w5}<&-
 
 # ------------------------------------------------------ certificates/TLS
 st=$(exit_status timeout 10 "$PTTH" serve -l 127.0.0.1:0 \
