@@ -363,6 +363,15 @@ check_readable(const char *path, bool allow_dir, bool *is_dir, char *why,
     return 0;
 }
 
+/* Adds the certificates of a PEM file or a directory of them to |ca|;
+ * returns mbedTLS's result (< 0: failed; > 0: that many were skipped). */
+static int
+parse_ca(mbedtls_x509_crt *ca, const char *path, bool is_dir)
+{
+    return is_dir ? mbedtls_x509_crt_parse_path(ca, path)
+                  : mbedtls_x509_crt_parse_file(ca, path);
+}
+
 /* Loads a CA bundle file or directory into an empty chain. Returns 0 when
  * at least one certificate was loaded (others may be skipped), else -1 with
  * the reason in why (and the chain emptied again). */
@@ -374,10 +383,7 @@ load_ca(mbedtls_x509_crt *ca, const char *path, char *why, size_t whylen)
 
     if (check_readable(path, true, &is_dir, why, whylen) != 0)
         return -1;
-    if (is_dir)
-        ret = mbedtls_x509_crt_parse_path(ca, path);
-    else
-        ret = mbedtls_x509_crt_parse_file(ca, path);
+    ret = parse_ca(ca, path, is_dir);
     if (ret < 0) {
         mbed_errstr(ret, why, whylen);
     } else if (ca->raw.p == NULL) {
@@ -397,16 +403,12 @@ load_ca(mbedtls_x509_crt *ca, const char *path, char *why, size_t whylen)
 static int
 append_ca(mbedtls_x509_crt *ca, const char *path)
 {
-    struct stat st;
-    int ret;
+    char why[200];
+    bool is_dir;
 
-    if (stat(path, &st) != 0)
+    if (check_readable(path, true, &is_dir, why, sizeof(why)) != 0)
         return -1;
-    if (S_ISDIR(st.st_mode))
-        ret = mbedtls_x509_crt_parse_path(ca, path);
-    else
-        ret = mbedtls_x509_crt_parse_file(ca, path);
-    return ret < 0 || ca->raw.p == NULL ? -1 : 0;
+    return parse_ca(ca, path, is_dir) < 0 || ca->raw.p == NULL ? -1 : 0;
 }
 
 static int

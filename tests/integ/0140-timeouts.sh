@@ -189,12 +189,7 @@ nok "ping: no drop logged for an answering worker" \
 wpid=$(pid_of worker)
 kill -STOP "$wpid"
 t0=$EPOCHREALTIME
-n=0
-while ! grep -q "worker for 'pinged' left: no answer to PING" \
-    "$TMP/edge.err" && [ "$n" -lt 200 ]; do
-    sleep 0.05 # bounded poll (10 s): a log line, not a stdout line
-    n=$((n + 1))
-done
+wait_log "$TMP/edge.err" "worker for 'pinged' left: no answer to PING" 10
 ms=$(elapsed_ms "$t0")
 ok "ping: a stopped worker is dropped (logged)" \
     grep -q "worker for 'pinged' left: no answer to PING" "$TMP/edge.err"
@@ -215,11 +210,7 @@ wait_exit worker 10
 socat -d -d -u TCP-LISTEN:0,bind=127.0.0.1,reuseaddr,fork \
     OPEN:/dev/null,wronly </dev/null >/dev/null 2>"$TMP/mute.err" &
 track $!
-n=0
-while ! grep -q 'listening on' "$TMP/mute.err" && [ "$n" -lt 200 ]; do
-    sleep 0.05 # bounded poll (10 s): socat prints its port on stderr
-    n=$((n + 1))
-done
+wait_log "$TMP/mute.err" 'listening on' 10 # socat prints its port there
 mport=$(sed -n 's/.*listening on .*:\([0-9][0-9]*\)$/\1/p' "$TMP/mute.err" |
     head -n 1)
 case $mport in
@@ -292,11 +283,7 @@ like "$(wait_ready w3 15)" '^http://frozen\.localhost:' \
 # A frozen edge keeps the TCP connection open but answers nothing.
 kill -STOP "$e2pid"
 t0=$EPOCHREALTIME
-n=0
-while ! grep -qF "$lost" "$TMP/w3.err" && [ "$n" -lt 100 ]; do
-    sleep 0.05 # bounded poll (5 s): a log line, not a stdout line
-    n=$((n + 1))
-done
+wait_log "$TMP/w3.err" "$lost" 5
 ms=$(elapsed_ms "$t0")
 kill -CONT "$e2pid"
 ok "expose ping: a frozen edge is reported lost (logged)" \
@@ -305,12 +292,7 @@ ok "expose ping: a frozen edge is reported lost (logged)" \
 # TCP keepalive would take minutes.
 ok "expose ping: lost within 5 s at --ping-interval 0.4 (${ms} ms)" \
     test "$ms" -le 5000
-n=0
-while ! grep -q 'reconnected: http://frozen\.localhost:' "$TMP/w3.err" &&
-    [ "$n" -lt 200 ]; do
-    sleep 0.05 # bounded poll (10 s): a log line, not a stdout line
-    n=$((n + 1))
-done
+wait_log "$TMP/w3.err" 'reconnected: http://frozen.localhost:' 10
 ok "expose ping: the worker reconnects once the edge answers again" \
     grep -q 'reconnected: http://frozen\.localhost:' "$TMP/w3.err"
 is "$(curl -sS -m 5 -H 'Host: frozen.localhost' "$url2")" hello \
