@@ -53,7 +53,6 @@ typedef void anyfn(void);
     X(CURLMcode, curl_multi_cleanup, (CURLM *))                                \
     X(CURLMcode, curl_multi_add_handle, (CURLM *, CURL *))                     \
     X(CURLMcode, curl_multi_remove_handle, (CURLM *, CURL *))                  \
-    X(CURLMcode, curl_multi_assign, (CURLM *, curl_socket_t, void *))          \
     X(CURLMcode, curl_multi_socket_action,                                     \
       (CURLM *, curl_socket_t, int, int *))                                    \
     X(CURLMsg *, curl_multi_info_read, (CURLM *, int *))                       \
@@ -255,13 +254,6 @@ curl_multi_remove_handle(CURLM *m, CURL *h)
 {
     need();
     return fn.curl_multi_remove_handle(m, h);
-}
-
-CURLMcode
-curl_multi_assign(CURLM *m, curl_socket_t s, void *p)
-{
-    need();
-    return fn.curl_multi_assign(m, s, p);
 }
 
 CURLMcode

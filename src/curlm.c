@@ -1,10 +1,22 @@
 /* SPDX-License-Identifier: MIT
  * curlm.c - libcurl multi_socket on the loop (after curl's
  * docs/examples/multi-uv.c). Every socket curl asks about gets a struct
- * csock holding one io_watch (curl_multi_assign links them); the watch is
- * freed on CURL_POLL_REMOVE, which libuv turns into an immediate stop, so
- * the fd number is free for a new watch at once: another owner (conn.c on
- * a dialled socket) or curl itself when it reuses the number. */
+ * csock holding one io_watch, found by fd number in m->byfd.
+ *
+ * Most sockets lose their watch on CURL_POLL_REMOVE, so the fd number is
+ * free for a new watch at once: another owner (conn.c on a dialled socket)
+ * or curl itself when it reuses the number. The exception saves four
+ * system calls per request (fcntl, EPOLL_CTL_ADD, _MOD, _DEL): a
+ * keep-alive connection that curl puts back in its cache after each
+ * transfer. Sockets that curlm_keep_sockets handles open through
+ * open_sock_cb and close through close_sock_cb, so their whole life is
+ * seen here; once such a socket has been polled for reading it is
+ * connected (curl polls a connecting socket for writing only), and libcurl
+ * 7.88 closes connected sockets through the close callback only
+ * (cf-socket.c: only sockets that never became active bypass it). Such a
+ * socket is "parked" on REMOVE: its watch stays as it was, and the next
+ * transfer on it usually asks for the same events (no system call). An
+ * event on a parked socket disarms it (one call), without waking curl. */
 #include "config.h"
 
 #include "curlm.h"
@@ -14,6 +26,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -28,10 +42,11 @@
 
 struct csock {
     struct curlm *m;
-    struct csock *next;
     curl_socket_t fd;
     struct io_watch *w; /* NULL when the fd could not be watched */
-    int want;           /* IO_READ|IO_WRITE curl asked for */
+    int want;           /* IO_READ|IO_WRITE curl asked for; 0: parked */
+    bool opened;        /* by open_sock_cb: its close is seen here */
+    bool connected;     /* polled for reading: may be parked */
 };
 
 /* One per added easy handle; CURLOPT_PRIVATE points here. */
@@ -52,7 +67,8 @@ struct curlm {
     CURLM *multi;
     struct timer *timer;
     struct deferred kick; /* a 0 ms timeout: runs after this I/O round */
-    struct csock *socks;
+    struct csock **byfd;  /* fd number -> its csock or NULL */
+    size_t nbyfd;
     struct xfer *xfers;
     int depth;                 /* > 0 while libcurl runs (and may call back) */
     CURL *idle[EASY_POOL_MAX]; /* finished handles kept for reuse */
@@ -137,29 +153,63 @@ socket_action(struct curlm *m, curl_socket_t fd, int flags)
     collect_done(m);
 }
 
+static struct csock *
+csock_at(const struct curlm *m, curl_socket_t fd)
+{
+    return fd >= 0 && (size_t)fd < m->nbyfd ? m->byfd[fd] : NULL;
+}
+
 static void
 csock_free(struct curlm *m, struct csock *cs)
 {
-    struct csock **pp;
-
-    for (pp = &m->socks; *pp != NULL; pp = &(*pp)->next) {
-        if (*pp == cs) {
-            *pp = cs->next;
-            break;
-        }
-    }
+    m->byfd[cs->fd] = NULL;
     io_watch_free(cs->w);
     free(cs);
+}
+
+static void sock_io_cb(void *arg, int ev);
+
+/* Returns a new record for |fd|, replacing a stale one: a number curl
+ * reports as new was closed since (outside our view) and reused. */
+static struct csock *
+csock_add(struct curlm *m, curl_socket_t fd)
+{
+    struct csock *cs;
+
+    if ((size_t)fd >= m->nbyfd) {
+        size_t n = m->nbyfd > 0 ? m->nbyfd : 64;
+
+        while (n <= (size_t)fd)
+            n *= 2;
+        m->byfd = xrealloc(m->byfd, n * sizeof(*m->byfd));
+        memset(m->byfd + m->nbyfd, 0, (n - m->nbyfd) * sizeof(*m->byfd));
+        m->nbyfd = n;
+    }
+    if (m->byfd[fd] != NULL)
+        csock_free(m, m->byfd[fd]);
+    cs = xcalloc(1, sizeof(*cs));
+    cs->m = m;
+    cs->fd = fd;
+    cs->w = io_watch_new(m->loop, fd, sock_io_cb, cs);
+    if (cs->w == NULL)
+        log_err("curl", "cannot watch curl socket %d: %s", (int)fd,
+                strerror(errno));
+    m->byfd[fd] = cs;
+    return cs;
 }
 
 static void
 sock_io_cb(void *arg, int ev)
 {
-    struct csock *cs = arg, *it;
+    struct csock *cs = arg;
     struct curlm *m = cs->m;
     curl_socket_t fd = cs->fd;
     int flags = 0;
 
+    if (cs->want == 0) { /* parked: curl is not listening */
+        io_watch_set(cs->w, 0);
+        return;
+    }
     if (ev & IO_READ)
         flags |= CURL_CSELECT_IN;
     if (ev & IO_WRITE)
@@ -169,55 +219,81 @@ sock_io_cb(void *arg, int ev)
     socket_action(m, fd, flags); /* may free cs */
     if (!(ev & IO_ERROR))
         return;
-    /* libuv stopped the watch on the error; if curl still wants the
+    /* The loop stopped the watch on the error; if curl still wants the
      * socket, poll it again (io_watch_set is a no-op otherwise). */
-    for (it = m->socks; it != NULL; it = it->next) {
-        if (it->fd == fd && it->w != NULL)
-            io_watch_set(it->w, it->want);
-    }
+    cs = csock_at(m, fd);
+    if (cs != NULL && cs->w != NULL)
+        io_watch_set(cs->w, cs->want);
 }
 
 static int
 sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
     struct curlm *m = userp;
-    struct csock *cs = socketp, *it;
+    struct csock *cs = csock_at(m, s);
 
     (void)easy;
+    (void)socketp;
     if (what == CURL_POLL_REMOVE) {
-        if (cs != NULL) {
-            curl_multi_assign(m->multi, s, NULL);
+        if (cs == NULL)
+            return 0;
+        if (cs->opened && cs->connected)
+            cs->want = 0; /* parked; see the top of this file */
+        else
             csock_free(m, cs);
-        }
         return 0;
     }
-    if (cs == NULL) {
-        /* A record for this fd that curl no longer knows about is stale
-         * (the number was closed and reused): drop it first. */
-        for (it = m->socks; it != NULL; it = it->next) {
-            if (it->fd == s) {
-                csock_free(m, it);
-                break;
-            }
-        }
-        cs = xcalloc(1, sizeof(*cs));
-        cs->m = m;
-        cs->fd = s;
-        cs->w = io_watch_new(m->loop, s, sock_io_cb, cs);
-        if (cs->w == NULL)
-            log_err("curl", "cannot watch curl socket %d: %s", (int)s,
-                    strerror(errno));
-        cs->next = m->socks;
-        m->socks = cs;
-        curl_multi_assign(m->multi, s, cs);
-    }
+    if (cs == NULL)
+        cs = csock_add(m, s);
     cs->want = 0;
     if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
         cs->want |= IO_READ;
     if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
         cs->want |= IO_WRITE;
+    if (cs->want & IO_READ)
+        cs->connected = true;
     if (cs->w != NULL)
         io_watch_set(cs->w, cs->want);
+    return 0;
+}
+
+static curl_socket_t
+open_sock_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    struct curlm *m = clientp;
+    curl_socket_t fd;
+    struct csock *cs;
+
+    (void)purpose;
+    fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    if (fd == CURL_SOCKET_BAD)
+        return fd;
+    cs = csock_add(m, fd);
+    cs->opened = true;
+    return fd;
+}
+
+static int
+close_sock_cb(void *clientp, curl_socket_t fd)
+{
+    struct curlm *m = clientp;
+    struct csock *cs = csock_at(m, fd);
+
+    if (cs != NULL)
+        csock_free(m, cs); /* the watch goes before the number is free */
+    return close(fd);
+}
+
+int
+curlm_keep_sockets(struct curlm *m, void *easy)
+{
+    if (curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_sock_cb) !=
+            CURLE_OK ||
+        curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, m) != CURLE_OK ||
+        curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, close_sock_cb) !=
+            CURLE_OK ||
+        curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, m) != CURLE_OK)
+        return PTTH_EIO;
     return 0;
 }
 
@@ -290,7 +366,9 @@ curlm_new(struct loop *l)
         curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, m) != CURLM_OK ||
         curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, multi_timer_cb) !=
             CURLM_OK ||
-        curl_multi_setopt(multi, CURLMOPT_TIMERDATA, m) != CURLM_OK) {
+        curl_multi_setopt(multi, CURLMOPT_TIMERDATA, m) != CURLM_OK ||
+        curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long)CURLM_MAX_IDLE) !=
+            CURLM_OK) {
         curl_multi_cleanup(multi);
         timer_free(m->timer);
         free(m);
@@ -315,6 +393,8 @@ xfer_unlink(struct curlm *m, struct xfer *x)
 void
 curlm_free(struct curlm *m)
 {
+    size_t i;
+
     if (m == NULL)
         return;
     assert(m->depth == 0);
@@ -328,9 +408,12 @@ curlm_free(struct curlm *m)
     }
     while (m->nidle > 0)
         curl_easy_cleanup(m->idle[--m->nidle]);
-    curl_multi_cleanup(m->multi); /* may still report sockets removed */
-    while (m->socks != NULL)
-        csock_free(m, m->socks);
+    curl_multi_cleanup(m->multi); /* closes the cache through close_sock_cb */
+    for (i = 0; i < m->nbyfd; i++) {
+        if (m->byfd[i] != NULL)
+            csock_free(m, m->byfd[i]);
+    }
+    free(m->byfd);
     timer_free(m->timer);
     loop_cancel(m->loop, &m->kick);
     free(m);

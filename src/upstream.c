@@ -681,6 +681,9 @@ setup_handle(struct upstream *u)
     SETOPT(u, CURLOPT_HEADERFUNCTION, header_cb);
     SETOPT(u, CURLOPT_WRITEFUNCTION, write_cb);
     SETOPT(u, CURLOPT_READFUNCTION, read_cb);
+    if (curlm_keep_sockets(u->m, u->e) != 0)
+        err = xasprintf("upstream %s: libcurl refused the socket callbacks",
+                        u->name);
 fail:
     return err;
 }

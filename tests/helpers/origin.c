@@ -30,6 +30,7 @@
  *   /headers        200 with "Connection: close, X-Hop", "X-Hop: 1",
  *                   "Keep-Alive: timeout=5", "X-Kept: yes"; then closes
  *   /early-hints    103 (Link: </style.css>; rel=preload), then 200
+ *   /accepted       200 "accepted N\n": connections accepted so far
  *   anything else   404
  *
  * Pattern byte i (i counted from 0) = (i * 7 + i / 251) & 0xff. */
@@ -60,6 +61,7 @@
 
 static pthread_mutex_t conns_mu = PTHREAD_MUTEX_INITIALIZER;
 static int nconns;
+static unsigned long accepted; /* connections served since the start */
 
 struct conn {
     int fd;
@@ -533,6 +535,14 @@ serve(struct conn *c, struct req *r)
         return -1;
     if (strcmp(t, "/hello") == 0)
         return simple(fd, r, 200, "OK", "hello\n") != 0 || r->close ? -1 : 0;
+    if (strcmp(t, "/accepted") == 0) {
+        char body[48];
+
+        pthread_mutex_lock(&conns_mu);
+        snprintf(body, sizeof(body), "accepted %lu\n", accepted);
+        pthread_mutex_unlock(&conns_mu);
+        return simple(fd, r, 200, "OK", body) != 0 || r->close ? -1 : 0;
+    }
     if (strncmp(t, "/bytes/", 7) == 0 || strncmp(t, "/chunked/", 9) == 0) {
         int chunked = t[1] == 'c';
 
@@ -763,6 +773,7 @@ main(int argc, char **argv)
             continue;
         }
         nconns++;
+        accepted++;
         pthread_mutex_unlock(&conns_mu);
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));

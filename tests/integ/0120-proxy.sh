@@ -10,7 +10,7 @@
 : "${ORIGIN:=$(cd "$(dirname "$0")/../.." && pwd)/tests/helpers/origin}"
 [ -x "$ORIGIN" ] || skip_all "no origin helper ($ORIGIN)"
 
-plan 97
+plan 100
 
 CURL="curl -sS --max-time 20"
 
@@ -258,6 +258,21 @@ if command -v nghttp >/dev/null 2>&1; then
 else
     skip 2 "nghttp not installed"
 fi
+# The worker keeps its upstream connections between bursts: a second
+# burst of 32 at a time finds 32 open. (libcurl's default cache limit,
+# four per running transfer, closed all but four as the first one ended.)
+accepted() { $CURL "${R[@]}" "${surl}accepted" | awk '{ print $2 }'; }
+burst() {
+    timeout 60 h2load -n 2000 -c 1 -m 32 -H ':authority: site.localhost' \
+        "${url}hello" >"$TMP/reuse.out" 2>&1
+    grep '^status codes:' "$TMP/reuse.out"
+}
+like "$(burst)" '2000 2xx' "2000 requests, 32 at a time: all 2xx"
+a0=$(accepted)
+like "$(burst)" '2000 2xx' "the same again: all 2xx"
+n=$(($(accepted) - a0))
+ok "... over the upstream connections the first burst opened ($n new)" \
+    test "$n" -le 2
 
 # ---------------------------------------------------- errors: 502, 504
 start o9 "$ORIGIN" --listen 127.0.0.1:0
