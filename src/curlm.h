@@ -43,8 +43,8 @@ typedef int curlm_pause_fn(void *arg);
 /* Connections curl keeps open between transfers (CURLMOPT_MAXCONNECTS).
  * libcurl's default, four per added handle, shrinks as transfers end and
  * closed about one keep-alive connection in 70 at 64 concurrent requests;
- * a worker runs at most 100 streams per edge connection. */
-#define CURLM_MAX_IDLE 128
+ * 64 is what nginx setups commonly keep per upstream. */
+#define CURLM_MAX_IDLE 64
 
 /* Returns a multi handle bound to |l| (borrowed; must outlive it), or NULL
  * when libcurl refuses to create one. Never calls back. */

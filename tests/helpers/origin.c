@@ -54,7 +54,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_CONNS 256
+#define MAX_CONNS 512
 #define HEAD_MAX 65536
 #define ECHO_MAX (32u * 1024u * 1024u)
 #define IO_TIMEOUT_S 60
