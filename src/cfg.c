@@ -15,6 +15,7 @@
 
 #include <curl/curl.h>
 
+#include "curl_dl.h"
 #include "util.h"
 
 #define DEFAULT_EDGE "http://127.0.0.1:8080"
@@ -114,16 +115,21 @@ listen_spec_free(struct listen_spec *l)
     l->host = NULL;
 }
 
-/* Parses an http(s) URL into scheme, host, port and path. */
+/* Parses an http(s) URL into scheme, host, port and path. Returns 0,
+ * PTTH_EINVAL, or PTTH_EIO when libcurl cannot be loaded (said here). */
 static int
 parse_url(const char *url, char **scheme, char **host, int *port, char **path)
 {
-    CURLU *u = curl_url();
-    char *s = NULL, *h = NULL, *p = NULL, *pa = NULL;
+    CURLU *u;
+    char *s = NULL, *h = NULL, *p = NULL, *pa = NULL, err[512];
     int rc = PTTH_EINVAL;
     long portnum;
 
-    if (u == NULL)
+    if (curl_dl_load(err, sizeof(err)) != 0) {
+        fprintf(stderr, "ptth: %s\n", err);
+        return PTTH_EIO;
+    }
+    if ((u = curl_url()) == NULL)
         return PTTH_EIO;
     if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) !=
         CURLUE_OK)
@@ -462,8 +468,10 @@ load_edge(struct cfg *cfg, const struct cli *c)
     char *scheme = NULL, *path = NULL;
     int rc;
 
-    if (parse_url(url, &scheme, &cfg->edge_host, &cfg->edge_port, &path) != 0 ||
-        *path != '\0') {
+    rc = parse_url(url, &scheme, &cfg->edge_host, &cfg->edge_port, &path);
+    if (rc == PTTH_EIO)
+        return rc;
+    if (rc != 0 || *path != '\0') {
         cli_error(cfg->cmd,
                   "invalid %s '%s' (expected http:// or https://HOST[:PORT])",
                   e->set ? e->src : "edge", url);
@@ -537,10 +545,12 @@ load_target(struct cfg *cfg, const char *t, bool tcp)
     if (tcp)
         return target_error(cfg, t);
     if (strncmp(t, "http://", 7) == 0 || strncmp(t, "https://", 8) == 0) {
-        if (parse_url(t, &cfg->up_scheme, &cfg->up_host, &cfg->up_port,
-                      &cfg->up_prefix) != 0)
-            return target_error(cfg, t);
-        return 0;
+        int rc = parse_url(t, &cfg->up_scheme, &cfg->up_host, &cfg->up_port,
+                           &cfg->up_prefix);
+
+        if (rc == PTTH_EIO)
+            return rc;
+        return rc != 0 ? target_error(cfg, t) : 0;
     }
     if (strncmp(t, "unix:", 5) == 0) {
         if (t[5] == '\0')

@@ -20,6 +20,7 @@
 
 #include <dlfcn.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,12 +95,23 @@ curl_dl_load(char *err, size_t errlen)
 {
     const char *file = secure_getenv("PTTH_LIBCURL");
     anyfn *f;
+    bool quiet_gnutls;
 
     if (lib != NULL)
         return 0;
     if (file == NULL || file[0] == '\0')
         file = PTTH_LIBCURL_SONAME;
+    /* GnuTLS, pulled in by libcurl's librtmp and libldap dependencies,
+     * initialises itself when loaded (about 800 KiB of memory, p11-kit
+     * included) although ptth never uses it: its documented
+     * GNUTLS_NO_IMPLICIT_INIT stops that. A GnuTLS-flavoured libcurl
+     * still calls gnutls_global_init in curl_global_init. Unset again
+     * after, so that --exec commands do not inherit it. */
+    quiet_gnutls = getenv("GNUTLS_NO_IMPLICIT_INIT") == NULL &&
+                   setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 0) == 0;
     lib = dlopen(file, RTLD_NOW | RTLD_LOCAL);
+    if (quiet_gnutls)
+        unsetenv("GNUTLS_NO_IMPLICIT_INIT");
     if (lib == NULL) {
         snprintf(err, errlen, "cannot load libcurl (%s): %s", file, dlerror());
         return PTTH_EIO;

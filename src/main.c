@@ -66,21 +66,21 @@ main(int argc, char **argv)
     case CLI_RUN:
         break;
     }
-    /* expose and connect use libcurl (from parsing their URLs on), the
-     * edge never: it is loaded here, not linked (curl_dl.c). */
-    if (c.cmd != CMD_SERVE) {
-        char err[512];
-        if (curl_dl_load(err, sizeof(err)) != 0) {
-            fprintf(stderr, "ptth: %s\n", err);
-            cli_free(&c);
-            return PTTH_EXIT_RESOURCE;
-        }
-    }
-    rc = cfg_load(&cfg, &c);
+    rc = cfg_load(&cfg, &c); /* loads libcurl to parse a URL */
     cli_free(&c);
     if (rc != 0) {
         cfg_free(&cfg);
         return cfg_exit_status(rc);
+    }
+    /* expose and connect use libcurl, the edge never: it is loaded at
+     * run time, not linked (curl_dl.c), after the usage errors. */
+    if (cfg.cmd != CMD_SERVE) {
+        char err[512];
+        if (curl_dl_load(err, sizeof(err)) != 0) {
+            fprintf(stderr, "ptth: %s\n", err);
+            cfg_free(&cfg);
+            return PTTH_EXIT_RESOURCE;
+        }
     }
     log_init(cfg.verbosity < 0    ? LOG_LV_ERROR
              : cfg.verbosity == 0 ? LOG_LV_WARN

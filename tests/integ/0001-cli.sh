@@ -2,7 +2,7 @@
 # The command line: help, version, usage errors and their exit statuses.
 . "$top_srcdir/tests/lib/testlib.sh"
 
-plan 47
+plan 49
 
 out=$("$PTTH" --version)
 is "$?" 0 "--version exits 0"
@@ -28,6 +28,9 @@ like "$?:${out//$'\n'/ }" '^0:.*libcurl/\(not found\)' "--version without libcur
 st=$(PTTH_LIBCURL="$TMP/no-libcurl.so" exit_status timeout 10 "$PTTH" serve \
     -l 127.0.0.1:0 --grace 0 --idle-timeout nope)
 is "$st" 2 "serve does not need libcurl (a usage error, not exit 3)"
+st=$(PTTH_LIBCURL="$TMP/no-libcurl.so" exit_status "$PTTH" expose --retries nope 8080)
+is "$st" 2 "expose: a usage error before libcurl is needed exits 2"
+nok "... and does not try to load it" grep -q 'libcurl' "$TMP/last.err"
 
 "$PTTH" --help >"$TMP/help.out" 2>"$TMP/help.err"
 is "$?" 0 "--help exits 0"
