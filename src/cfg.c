@@ -129,8 +129,10 @@ parse_url(const char *url, char **scheme, char **host, int *port, char **path)
         fprintf(stderr, "ptth: %s\n", err);
         return PTTH_EIO;
     }
-    if ((u = curl_url()) == NULL)
+    if ((u = curl_url()) == NULL) {
+        fprintf(stderr, "ptth: out of memory parsing '%s'\n", url);
         return PTTH_EIO;
+    }
     if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) !=
         CURLUE_OK)
         goto out;

@@ -10,10 +10,12 @@
  * keep-alive connection that curl puts back in its cache after each
  * transfer. Sockets that curlm_keep_sockets handles open through
  * open_sock_cb and close through close_sock_cb, so their whole life is
- * seen here; once such a socket has been polled for reading it is
- * connected (curl polls a connecting socket for writing only), and libcurl
- * 7.88 closes connected sockets through the close callback only
- * (cf-socket.c: only sockets that never became active bypass it). Such a
+ * seen here; once such a socket has been polled for reading it is the
+ * connection's active one (over TCP or a unix socket curl polls a
+ * connecting socket for writing only, and ptth pins HTTP/1.1), and libcurl
+ * 7.88 closes active sockets through the close callback only (cf-socket.c;
+ * a happy-eyeballs loser, never polled for reading, bypasses it; checked
+ * against 7.88.1, whose later versions route more closes through it). Such a
  * socket is "parked" on REMOVE: its watch stays as it was, and the next
  * transfer on it usually asks for the same events (no system call). An
  * event on a parked socket disarms it (one call), without waking curl. */
@@ -169,8 +171,8 @@ csock_free(struct curlm *m, struct csock *cs)
 
 static void sock_io_cb(void *arg, int ev);
 
-/* Returns a new record for |fd|, replacing a stale one: a number curl
- * reports as new was closed since (outside our view) and reused. */
+/* Returns a new record for |fd|, replacing a stale one: the number was
+ * closed since (outside our view) and reused. */
 static struct csock *
 csock_add(struct curlm *m, curl_socket_t fd)
 {
@@ -231,6 +233,7 @@ sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
     struct curlm *m = userp;
     struct csock *cs = csock_at(m, s);
+    int want = 0;
 
     (void)easy;
     (void)socketp;
@@ -243,17 +246,23 @@ sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
             csock_free(m, cs);
         return 0;
     }
+    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+        want |= IO_READ;
+    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+        want |= IO_WRITE;
     if (cs == NULL)
         cs = csock_add(m, s);
-    cs->want = 0;
-    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
-        cs->want |= IO_READ;
-    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
-        cs->want |= IO_WRITE;
-    if (cs->want & IO_READ)
+    if (cs->w != NULL && io_watch_set(cs->w, want) != 0) {
+        /* The number was closed unseen and reused (a happy-eyeballs
+         * loser closed by curl without the close callback, then the
+         * resolver's socketpair): the record is stale; start over. */
+        cs = csock_add(m, s);
+        if (cs->w != NULL)
+            io_watch_set(cs->w, want);
+    }
+    cs->want = want;
+    if (want & IO_READ)
         cs->connected = true;
-    if (cs->w != NULL)
-        io_watch_set(cs->w, cs->want);
     return 0;
 }
 

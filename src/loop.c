@@ -477,16 +477,17 @@ io_watch_new(struct loop *l, int fd, io_cb *cb, void *arg)
     return w;
 }
 
-void
+int
 io_watch_set(struct io_watch *w, int events)
 {
     events &= IO_READ | IO_WRITE;
     if (events == w->events || w->freed)
-        return;
+        return 0;
     if (ep_mod(w, EPOLL_CTL_MOD, events) != 0)
-        return; /* only if the owner closed the fd too early */
+        return PTTH_EIO; /* the fd was closed (ENOENT, EBADF) */
     armed_delta(w->l, w->events, events);
     w->events = events;
+    return 0;
 }
 
 int
@@ -563,24 +564,28 @@ io_watch_new(struct loop *l, int fd, io_cb *cb, void *arg)
     return w;
 }
 
-void
+int
 io_watch_set(struct io_watch *w, int events)
 {
-    int uvev = 0;
+    int uvev = 0, rc;
 
     events &= IO_READ | IO_WRITE;
     if (events == w->events)
-        return;
+        return 0;
     w->events = events;
     if (events == 0) {
         uv_poll_stop(&w->h);
-        return;
+        return 0;
     }
     if (events & IO_READ)
         uvev |= UV_READABLE;
     if (events & IO_WRITE)
         uvev |= UV_WRITABLE;
-    uv_poll_start(&w->h, uvev, poll_cb);
+    if ((rc = uv_poll_start(&w->h, uvev, poll_cb)) != 0) {
+        errno = -rc;
+        return PTTH_EIO;
+    }
+    return 0;
 }
 
 int

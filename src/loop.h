@@ -59,8 +59,9 @@ typedef void io_cb(void *arg, int events);
  * Never calls back. */
 struct io_watch *io_watch_new(struct loop *l, int fd, io_cb *cb, void *arg);
 /* Polls for IO_READ|IO_WRITE (0 stops); no system call when unchanged.
- * Never calls back. */
-void io_watch_set(struct io_watch *w, int events);
+ * Returns 0, or PTTH_EIO with errno set (ENOENT, EBADF: the fd was closed
+ * under the watch; the watch is unchanged). Never calls back. */
+int io_watch_set(struct io_watch *w, int events);
 /* Returns the events being polled for (0 after IO_ERROR). */
 int io_watch_events(const struct io_watch *w);
 /* Stops |w| at once (its callback never fires again, even for events
