@@ -178,6 +178,7 @@ struct client {
     struct deferred d_free;
     struct timer *idle;
     uint64_t body_rx_ms; /* HTTP/2: DATA last came, on any stream */
+    uint64_t conn_wu_ms; /* HTTP/2: we last gave the connection window */
 };
 
 struct edge {
@@ -2161,9 +2162,22 @@ down_frame_recv_cb(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 static int
 down_frame_send_cb(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 {
+    struct client *cl = ud;
     struct xfer *x;
 
-    (void)ud;
+    if (f->hd.type == NGHTTP2_WINDOW_UPDATE) {
+        /* The client may send again: its idle time starts now, not at
+         * the last check of xfer_body_idle (up to --idle-timeout ago). */
+        uint64_t now = loop_now_ms(cl->e->loop);
+
+        if (f->hd.stream_id == 0)
+            cl->conn_wu_ms = now;
+        else if ((x = nghttp2_session_get_stream_user_data(
+                      s, f->hd.stream_id)) != NULL &&
+                 x->req_moved_ms < now)
+            x->req_moved_ms = now;
+        return 0;
+    }
     if ((f->hd.type != NGHTTP2_DATA && f->hd.type != NGHTTP2_HEADERS) ||
         !(f->hd.flags & NGHTTP2_FLAG_END_STREAM))
         return 0;
@@ -2313,9 +2327,12 @@ xfer_body_idle(struct xfer *x, struct client *cl, uint64_t now)
         return idle;
     }
     /* A client sending another body on the same connection (one after
-     * the other) is not stalling this one. */
+     * the other) is not stalling this one, nor one that was just given
+     * connection window after the check above last held. */
     if (x->down_sid > 0 && cl->body_rx_ms > x->req_moved_ms)
         x->req_moved_ms = cl->body_rx_ms;
+    if (x->down_sid > 0 && cl->conn_wu_ms > x->req_moved_ms)
+        x->req_moved_ms = cl->conn_wu_ms;
     if (now - x->req_moved_ms < idle)
         return x->req_moved_ms + idle - now;
     xfer_fail(x, 408, "the request body stopped arriving");
