@@ -827,7 +827,7 @@ xfer_start(struct xfer *x)
     struct worker *w;
     nghttp2_nv *nv;
     size_t n = 0, i;
-    bool conn_opts;
+    bool listed[HDR_MAX_FIELDS];
 
     if (e->stopping) {
         xfer_fail(x, 503, "the edge is shutting down");
@@ -858,17 +858,18 @@ xfer_start(struct xfer *x)
         return;
     }
     add_forwarded(x, x->cl);
+    if (hdr_connection_listed(&x->fields, listed) != 0) {
+        xfer_fail(x, 400, "the Connection field names too many options");
+        return;
+    }
     nv = xcalloc(x->fields.n + 4, sizeof(*nv));
     nv[n++] = h2_nv(":method", x->method);
     nv[n++] = h2_nv(":scheme", x->scheme ? x->scheme : "http");
     nv[n++] = h2_nv(":authority", x->authority ? x->authority : "");
     nv[n++] = h2_nv(":path", x->path);
-    conn_opts = hdr_get(&x->fields, "connection") != NULL;
     for (i = 0; i < x->fields.n; i++) {
         const struct hdr *h = &x->fields.v[i];
-        if (hdr_is_hop_by_hop(h->name, h->name_len) ||
-            (conn_opts &&
-             hdr_listed_in_connection(&x->fields, h->name, h->name_len)) ||
+        if (hdr_is_hop_by_hop(h->name, h->name_len) || listed[i] ||
             strcmp(h->name, "host") == 0 ||
             (i < x->nclient && is_forwarding_field(h->name)))
             continue;

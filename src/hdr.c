@@ -79,18 +79,21 @@ hdr_append_value(struct hdr_list *l, size_t i, const char *more, size_t n)
     return 0;
 }
 
-void
+int
 hdr_remove_hop_by_hop(struct hdr_list *l)
 {
-    bool listed = hdr_get(l, "connection") != NULL;
+    bool small[32], *listed = l->n <= 32 ? small : xmalloc(l->n);
     size_t i, k = 0;
 
+    if (hdr_connection_listed(l, listed) != 0) {
+        if (listed != small)
+            free(listed);
+        return PTTH_ELIMIT;
+    }
     for (i = 0; i < l->n; i++) {
         struct hdr *h = &l->v[i];
 
-        if (hdr_is_hop_by_hop(h->name, h->name_len) ||
-            (listed && hdr_listed_in_connection(l, h->name, h->name_len))) {
-            /* Freed below, once no Connection field is read any more. */
+        if (hdr_is_hop_by_hop(h->name, h->name_len) || listed[i]) {
             l->bytes -= h->name_len + h->value_len;
             continue;
         }
@@ -104,6 +107,9 @@ hdr_remove_hop_by_hop(struct hdr_list *l)
     for (i = k; i < l->n; i++)
         free(l->v[i].name);
     l->n = k;
+    if (listed != small)
+        free(listed);
+    return 0;
 }
 
 const struct hdr *
@@ -144,29 +150,51 @@ hdr_is_hop_by_hop(const char *name, size_t len)
     }
 }
 
-bool
-hdr_listed_in_connection(const struct hdr_list *l, const char *name, size_t len)
+int
+hdr_connection_listed(const struct hdr_list *l, bool *listed)
 {
-    size_t i;
+    struct {
+        const char *s;
+        size_t n;
+    } opt[HDR_MAX_CONN_OPTS];
+    size_t nopt = 0, i, j;
 
+    for (i = 0; i < l->n; i++)
+        listed[i] = false;
     for (i = 0; i < l->n; i++) {
         const char *p = l->v[i].value;
-        if (!str_ieq(l->v[i].name, "connection"))
+
+        if (l->v[i].name_len != 10 || !str_nieq(l->v[i].name, "connection", 10))
             continue;
         while (*p != '\0') {
-            const char *s;
+            const char *t;
             size_t n;
+
             while (*p == ' ' || *p == '\t' || *p == ',')
                 p++;
-            s = p;
+            t = p;
             while (*p != '\0' && *p != ',')
                 p++;
-            n = (size_t)(p - s);
-            while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+            n = (size_t)(p - t);
+            while (n > 0 && (t[n - 1] == ' ' || t[n - 1] == '\t'))
                 n--;
-            if (n == len && n > 0 && str_nieq(s, name, len))
-                return true;
+            if (n == 0)
+                continue;
+            if (nopt == HDR_MAX_CONN_OPTS)
+                return PTTH_ELIMIT;
+            opt[nopt].s = t;
+            opt[nopt].n = n;
+            nopt++;
         }
     }
-    return false;
+    for (i = 0; i < l->n && nopt > 0; i++) {
+        for (j = 0; j < nopt; j++) {
+            if (opt[j].n == l->v[i].name_len &&
+                str_nieq(opt[j].s, l->v[i].name, opt[j].n)) {
+                listed[i] = true;
+                break;
+            }
+        }
+    }
+    return 0;
 }

@@ -39,9 +39,14 @@ int hdr_add(struct hdr_list *l, const char *name, size_t name_len,
  * line folding). Returns 0 or PTTH_ELIMIT past HDR_MAX_BYTES (unchanged).
  * Pointers to that field's name and value become invalid. */
 int hdr_append_value(struct hdr_list *l, size_t i, const char *more, size_t n);
+/* Most connection options (names in Connection fields) a message may
+ * list; real ones list a few ("close", "Upgrade", "HTTP2-Settings"). */
+#define HDR_MAX_CONN_OPTS 16u
+
 /* Removes, in place and keeping the order, the hop-by-hop fields and the
- * fields the Connection fields name. Never fails. */
-void hdr_remove_hop_by_hop(struct hdr_list *l);
+ * fields the Connection fields name. Returns 0, or PTTH_ELIMIT when they
+ * name more than HDR_MAX_CONN_OPTS (the list is unchanged then). */
+int hdr_remove_hop_by_hop(struct hdr_list *l);
 /* First field called name (case-insensitive), or NULL. */
 const struct hdr *hdr_get(const struct hdr_list *l, const char *name);
 
@@ -49,9 +54,11 @@ const struct hdr *hdr_get(const struct hdr_list *l, const char *name);
  * connection, keep-alive, proxy-connection, transfer-encoding, upgrade,
  * te, trailer, proxy-authorization... (RFC 9110 7.6.1, RFC 9113 8.2.2). */
 bool hdr_is_hop_by_hop(const char *name, size_t len);
-/* True when name appears as a token of any Connection field of l (those
- * fields name more hop-by-hop fields). */
-bool hdr_listed_in_connection(const struct hdr_list *l, const char *name,
-                              size_t len);
+/* Sets listed[i] (l->n entries, caller's array) when field i's name is a
+ * token of a Connection field of l: one more hop-by-hop field. Returns 0,
+ * or PTTH_ELIMIT past HDR_MAX_CONN_OPTS tokens (listed[] all false). The
+ * work is bounded by the list's bytes times HDR_MAX_CONN_OPTS: a field
+ * list is not scanned again for every field. */
+int hdr_connection_listed(const struct hdr_list *l, bool *listed);
 
 #endif /* PTTH_HDR_H */

@@ -255,7 +255,13 @@ end_of_head(struct upstream *u)
         timer_stop(u->head_timer);
     }
     /* The fields header_cb collected, filtered in place. */
-    hdr_remove_hop_by_hop(&u->block);
+    if (hdr_remove_hop_by_hop(&u->block) != 0) {
+        finish(u, PTTH_EIO,
+               xasprintf("upstream %s: the Connection field names too many "
+                         "options",
+                         u->name));
+        return PTTH_EPROTO;
+    }
     call_on_head(u, (int)code, &u->block, code >= 200);
     hdr_list_free(&u->block);
     return 0;
@@ -460,7 +466,10 @@ ev_run(void *arg)
         u->added = false;
     }
     if (u->rc == 0 && u->trailers.n > 0 && u->cb.on_trailers != NULL) {
-        hdr_remove_hop_by_hop(&u->trailers);
+        /* A trailer section naming too many Connection options is
+         * dropped whole: the body is complete, the trailers are not. */
+        if (hdr_remove_hop_by_hop(&u->trailers) != 0)
+            hdr_list_free(&u->trailers);
         if (u->trailers.n > 0) {
             u->cb_depth++;
             u->cb.on_trailers(u->arg, &u->trailers);

@@ -31,6 +31,8 @@
  *                   "Keep-Alive: timeout=5", "X-Kept: yes"; then closes
  *   /early-hints    103 (Link: </style.css>; rel=preload), then 200
  *   /accepted       200 "accepted N\n": connections accepted so far
+ *   /connopts/N     200 "connopts\n" with "Connection: close, o1, ..., oN"
+ *                   (N at most 40), "o1: hop" and "X-Kept: yes"; then closes
  *   anything else   404
  *
  * Pattern byte i (i counted from 0) = (i * 7 + i / 251) & 0xff. */
@@ -589,6 +591,21 @@ serve(struct conn *c, struct req *r)
               "Keep-Alive: timeout=5\r\nX-Kept: yes\r\n"
               "Content-Length: 8\r\n\r\n%s",
               head_only ? "" : "headers\n");
+        return -1;
+    }
+    if (strncmp(t, "/connopts/", 10) == 0) {
+        char opts[400] = "";
+        size_t len = 0;
+        long long i;
+
+        n = strtoll(t + 10, NULL, 10);
+        for (i = 1; i <= n && i <= 40; i++)
+            len += (size_t)snprintf(opts + len, sizeof(opts) - len, "%so%lld",
+                                    i > 1 ? ", " : "", i);
+        sendf(fd,
+              "HTTP/1.1 200 OK\r\nConnection: close, %s\r\no1: hop\r\n"
+              "X-Kept: yes\r\nContent-Length: 9\r\n\r\n%s",
+              opts, head_only ? "" : "connopts\n");
         return -1;
     }
     if (strcmp(t, "/early-hints") == 0) {

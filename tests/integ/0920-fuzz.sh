@@ -28,6 +28,7 @@ for t in "$@"; do
     case $name in
     h1) srcs="$srcs $top_srcdir/src/h1.c" ;;
     static) srcs="$srcs $top_srcdir/src/static_util.c" ;;
+    hdr) srcs="$srcs $top_srcdir/src/hdr.c" ;;
     esac
     ok "$name fuzz target builds" clang -g -O1 \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \

@@ -3,6 +3,7 @@
  * (Bearer parsing, token comparison). */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "../lib/tap.h"
@@ -86,15 +87,53 @@ main(void)
            "near misses of every length are not hop-by-hop");
     }
 
-    hdr_list_init(&l);
-    hdr_add(&l, "connection", 10, "close, X-Hop ,  x-other", 23, 0);
-    hdr_add(&l, "Connection", 10, "third", 5, 0);
-    ok(hdr_listed_in_connection(&l, "x-hop", 5), "listed token (case)");
-    ok(hdr_listed_in_connection(&l, "X-Other", 7), "listed after spaces");
-    ok(hdr_listed_in_connection(&l, "third", 5), "second Connection field");
-    ok(!hdr_listed_in_connection(&l, "x-ho", 4), "no partial token");
-    ok(!hdr_listed_in_connection(&l, "keep-alive", 10), "absent token");
-    hdr_list_free(&l);
+    {
+        static const char *names[] = {"connection", "Connection", "x-hop",
+                                      "X-Other",    "third",      "x-ho",
+                                      "keep-alive", "x-hop",      "x-kept"};
+        bool listed[9];
+        size_t k, got = 0;
+        char val[200], *p = val;
+
+        hdr_list_init(&l);
+        hdr_add(&l, names[0], 10, "close, X-Hop ,  x-other,,", 25, 0);
+        hdr_add(&l, names[1], 10, "third", 5, 0);
+        for (k = 2; k < 9; k++)
+            hdr_add(&l, names[k], strlen(names[k]), "v", 1, 0);
+        ok(hdr_connection_listed(&l, listed) == 0, "connection options: 0");
+        for (k = 0; k < 9; k++)
+            got |= (size_t)listed[k] << k;
+        /* x-hop (case), X-Other (after spaces), third (second field), the
+         * repeated x-hop; not x-ho (no partial token), keep-alive, x-kept */
+        ok(got == ((1u << 2) | (1u << 3) | (1u << 4) | (1u << 7)),
+           "listed: case, spaces, a second field, repeats; no partial token "
+           "(mask %#zx)",
+           got);
+        ok(hdr_remove_hop_by_hop(&l) == 0 && l.n == 2 &&
+               strcmp(l.v[0].name, "x-ho") == 0 &&
+               strcmp(l.v[1].name, "x-kept") == 0,
+           "remove: hop-by-hop and listed fields gone, order kept");
+        hdr_list_free(&l);
+
+        /* 16 options pass, 17 are refused, and the list stays as it was */
+        for (k = 0; k < HDR_MAX_CONN_OPTS; k++)
+            p += sprintf(p, "o%zu,", k);
+        hdr_list_init(&l);
+        hdr_add(&l, "connection", 10, val, strlen(val), 0);
+        hdr_add(&l, "o3", 2, "v", 1, 0);
+        ok(hdr_connection_listed(&l, listed) == 0 && listed[1],
+           "%u connection options are fine", HDR_MAX_CONN_OPTS);
+        hdr_list_free(&l);
+        strcpy(p, " extra");
+        hdr_list_init(&l);
+        hdr_add(&l, "connection", 10, val, strlen(val), 0);
+        hdr_add(&l, "o3", 2, "v", 1, 0);
+        ok(hdr_connection_listed(&l, listed) == PTTH_ELIMIT && !listed[1],
+           "one more is PTTH_ELIMIT, nothing listed");
+        ok(hdr_remove_hop_by_hop(&l) == PTTH_ELIMIT && l.n == 2,
+           "remove refuses too, the list unchanged");
+        hdr_list_free(&l);
+    }
 
     t = auth_bearer("Bearer abc.def", &n);
     ok(t != NULL && n == 7 && memcmp(t, "abc.def", 7) == 0, "Bearer parsed");
