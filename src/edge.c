@@ -282,13 +282,6 @@ xfer_detach_up(struct xfer *x)
         return;
     if (x->up_sid > 0 && !w->dead)
         nghttp2_session_set_stream_user_data(w->h2, x->up_sid, NULL);
-    /* Response bytes still queued were received on the worker connection
-     * and would have been consumed as the client took them: give their
-     * connection window back now, or the connection stalls for good. */
-    if (!w->dead && bufq_len(&x->resp) > 0) {
-        nghttp2_session_consume_connection(w->h2, bufq_len(&x->resp));
-        worker_send(w);
-    }
     if (x->w_prev != NULL)
         x->w_prev->w_next = x->w_next;
     else
@@ -977,9 +970,15 @@ up_data_chunk_cb(nghttp2_session *s, uint8_t flags, int32_t sid,
 
     (void)flags;
     w->last_rx = loop_now_ms(w->e->loop);
+    /* The connection window comes back at once, the stream's as the client
+     * takes the bytes: a stream holds at most its own window, and clients
+     * that do not read must not stop the others (with the connection
+     * window returned only as clients read, 16 of them stalled every
+     * response body of the tunnel). */
+    nghttp2_session_consume_connection(s, len);
     if (x == NULL) {
         /* Nobody wants these bytes any more: give the window back. */
-        nghttp2_session_consume(s, sid, len);
+        nghttp2_session_consume_stream(s, sid, len);
         return 0;
     }
     if (bufq_append(&x->resp, data, len) != 0)
@@ -1349,7 +1348,7 @@ xfer_pump_h1(struct xfer *x, struct client *cl)
             conn_write_from(cl->conn, &x->resp, n);
         }
         if (x->w != NULL && x->up_sid > 0) {
-            nghttp2_session_consume(x->w->h2, x->up_sid, n);
+            nghttp2_session_consume_stream(x->w->h2, x->up_sid, n);
             worker_send(x->w);
         }
     }
@@ -1403,7 +1402,7 @@ down_body_read_cb(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len,
         return n;
     x->bytes += (size_t)n;
     if (x->w != NULL && x->up_sid > 0) {
-        nghttp2_session_consume(x->w->h2, x->up_sid, (size_t)n);
+        nghttp2_session_consume_stream(x->w->h2, x->up_sid, (size_t)n);
         worker_send(x->w);
     }
     return n;
@@ -1472,7 +1471,7 @@ tunnel_pump_h1(struct xfer *x, struct client *cl)
         conn_write_from(cl->conn, &x->resp, n);
         x->bytes += n;
         if (x->w != NULL && x->up_sid > 0) {
-            nghttp2_session_consume(x->w->h2, x->up_sid, n);
+            nghttp2_session_consume_stream(x->w->h2, x->up_sid, n);
             worker_send(x->w);
         }
     }

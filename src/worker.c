@@ -322,7 +322,7 @@ up_on_req_consumed(void *arg, size_t n)
     if (s->closed)
         return;
     s->req_pending -= n < s->req_pending ? n : s->req_pending;
-    nghttp2_session_consume(s->w->h2, s->sid, n);
+    nghttp2_session_consume_stream(s->w->h2, s->sid, n);
     wk_send(s->w);
 }
 
@@ -365,7 +365,7 @@ tunnel_consume(struct wstream *s)
 {
     if (s->unconsumed > 0 && !s->closed &&
         conn_out_len(s->local) < CONN_OUT_HIGH) {
-        nghttp2_session_consume(s->w->h2, s->sid, s->unconsumed);
+        nghttp2_session_consume_stream(s->w->h2, s->sid, s->unconsumed);
         s->unconsumed = 0;
         wk_send(s->w);
     }
@@ -629,6 +629,12 @@ on_data_chunk_cb(nghttp2_session *ng, uint8_t flags, int32_t sid,
 
     (void)flags;
     (void)ud;
+    /* The connection window comes back at once: what a stream holds is
+     * bounded by its own window, and a few streams whose upstream does not
+     * read must not stop the others (with the connection window given
+     * back only as curl took bytes, about ten such uploads stalled every
+     * request body of the tunnel). The stream window follows consumption. */
+    nghttp2_session_consume_connection(ng, len);
     if (s != NULL && s->local != NULL) {
         conn_write(s->local, data, len);
         s->unconsumed += len;
@@ -636,13 +642,13 @@ on_data_chunk_cb(nghttp2_session *ng, uint8_t flags, int32_t sid,
         return 0;
     }
     if (s == NULL || s->up == NULL) {
-        nghttp2_session_consume(ng, sid, len);
+        nghttp2_session_consume_stream(ng, sid, len);
         return 0;
     }
     took = upstream_write_body(s->up, data, len);
     s->req_pending += took;
     if (took < len) /* beyond the window or after an error: drop it */
-        nghttp2_session_consume(ng, sid, len - took);
+        nghttp2_session_consume_stream(ng, sid, len - took);
     return 0;
 }
 
@@ -657,13 +663,6 @@ on_stream_close_cb(nghttp2_session *ng, int32_t sid, uint32_t code, void *ud)
         return 0;
     nghttp2_session_set_stream_user_data(ng, sid, NULL);
     s->closed = true;
-    /* DATA received but never consumed (still queued for curl or for the
-     * local socket) holds connection window: give it back, or the
-     * connection stalls once enough streams end early. */
-    if (s->req_pending + s->unconsumed > 0) {
-        nghttp2_session_consume_connection(ng, s->req_pending + s->unconsumed);
-        wk_send(s->w);
-    }
     if (s->up != NULL) {
         upstream_cancel(s->up);
         s->up = NULL;

@@ -15,7 +15,7 @@
 [ -r /proc/self/stat ] || skip_all "no /proc: the CPU checks need /proc/PID/stat"
 command -v ss >/dev/null || skip_all "ss (iproute2) not installed"
 
-plan 43
+plan 45
 
 CURL="curl -sS --max-time 20"
 BIG=200000000 # never sent in full: every client below dies before the end
@@ -345,6 +345,56 @@ is "$(printf '%s' "$r" | tr -d '\n')" "hello 200" \
     "1500 streams cancelled in waves: the tunnel still answers"
 is "$(grep -c 'lost the edge' "$TMP/w1.err")" 0 \
     "... and its worker kept its connection to the edge"
+
+# ------------------------------- clients and origins that stop reading
+# One stalled stream holds at most its own window, never the tunnel: the
+# connection-level window of the edge<->worker link comes back as bytes
+# arrive. It used to come back only as they were passed on, so 16
+# clients that never read stalled every response body of the tunnel, and
+# about 10 uploads the origin did not read stalled every request body.
+# Both are watched for 2 s (8 requests, 0.25 s apart) once the stalled
+# streams have had their turn: on the old binaries no request got through.
+if command -v python3 >/dev/null; then
+    start stall python3 -c '
+import socket, sys, time
+socks = []
+for i in range(30):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", int(sys.argv[1])))
+    s.sendall(b"GET /bytes/100000000 HTTP/1.1\r\nHost: s1.localhost\r\n\r\n")
+    socks.append(s)
+print("ready", flush=True)
+time.sleep(60)
+' "$port"
+    wait_ready stall 10 >/dev/null
+    good=0
+    for i in $(seq 1 8); do
+        sleep 0.25
+        [ "$(curl -s --max-time 5 "${H[@]}" "${url}hello")" = hello ] &&
+            good=$((good + 1))
+    done
+    is "$good" 8 "30 clients that never read: the tunnel still answers (8 of 8)"
+    kill "$(pid_of stall)" 2>/dev/null
+    ups=()
+    for i in $(seq 1 20); do
+        head -c 100000000 /dev/zero 2>/dev/null |
+            curl -s --max-time 30 "${H[@]}" -T - "${url}sha256/late/20000" \
+                >/dev/null 2>&1 &
+        ups+=("$!")
+        track "$!"
+    done
+    good=0
+    for i in $(seq 1 8); do
+        sleep 0.25
+        [ "$(curl -s --max-time 5 "${H[@]}" --data-binary x "${url}sha256")" = \
+            "length=1 fnv1a64=af63f54c86021707" ] && good=$((good + 1))
+    done
+    is "$good" 8 "20 100 MB uploads the origin does not read: others pass (8 of 8)"
+    kill "${ups[@]}" 2>/dev/null
+else
+    skip 2 "python3 is needed for the stalled readers"
+fi
 
 # ------------------------------------------------------------- the end
 is "$(wconns)" "$wc0" "the workers still have the connections they started with"
