@@ -42,6 +42,10 @@
 #define EARLY_SEND (256u * 1024u)
 #define MAX_RESP_HEAD 16384u
 #define DEAD_PINGS 3u /* silent intervals before the edge counts as lost */
+/* A connection lost sooner than this after its 101 counts as a failed
+ * attempt: an edge that accepts and drops at once is not reconnected to in
+ * a tight loop, and --retries applies to it. */
+#define STABLE_MS 10000u
 
 enum wk_state {
     WK_DIAL,
@@ -98,7 +102,8 @@ struct wk {
     struct timer *ping;  /* while UP: every --ping-interval */
     uint64_t last_rx;    /* loop time of the last bytes from the edge */
     int failures;
-    char name[64]; /* the tunnel's name once known */
+    uint64_t up_ms; /* when the current connection got its 101 */
+    char name[64];  /* the tunnel's name once known */
     char *url;
     struct wstream *streams;
     int nstreams;
@@ -784,7 +789,7 @@ on_ping(void *arg)
 static void
 wk_lost(struct wk *w, const char *why)
 {
-    bool was_up = w->state == WK_UP;
+    bool was_up = w->state == WK_UP, stable;
     uint64_t ms;
 
     if (w->state == WK_DONE)
@@ -794,7 +799,8 @@ wk_lost(struct wk *w, const char *why)
         wk_finish(w, w->exec_done ? w->exec_status : PTTH_EXIT_OK);
         return;
     }
-    if (was_up) {
+    stable = was_up && loop_now_ms(w->loop) - w->up_ms >= STABLE_MS;
+    if (stable) {
         w->failures = 0;
         log_warn(w->name, "lost the edge (%s); reconnecting", why);
     }
@@ -807,8 +813,14 @@ wk_lost(struct wk *w, const char *why)
         wk_finish(w, PTTH_EXIT_UNREACHABLE);
         return;
     }
-    ms = was_up ? 0 : backoff_ms(w->failures);
-    if (!was_up)
+    ms = stable ? 0 : backoff_ms(w->failures);
+    if (was_up && !stable)
+        log_warn(w->name,
+                 "lost the edge (%s) %.1f s after connecting; "
+                 "reconnecting in %.1f s",
+                 why, (double)(loop_now_ms(w->loop) - w->up_ms) / 1000.0,
+                 (double)ms / 1000.0);
+    else if (!was_up)
         log_warn(w->name[0] ? w->name : "expose",
                  "cannot reach the edge %s: %s; retrying in %.1f s",
                  w->cfg->edge_url, why, (double)ms / 1000.0);
@@ -897,8 +909,8 @@ wk_up(struct wk *w, const char *url)
     } else {
         log_info(w->name, "reconnected: %s", url);
     }
-    w->failures = 0;
     w->state = WK_UP;
+    w->up_ms = loop_now_ms(w->loop);
     timer_stop(w->timer);
     w->last_rx = loop_now_ms(w->loop);
     timer_start(w->ping, w->cfg->ping_interval_ms, w->cfg->ping_interval_ms);

@@ -10,7 +10,7 @@
 : "${ORIGIN:=$(cd "$(dirname "$0")/../.." && pwd)/tests/helpers/origin}"
 [ -x "$ORIGIN" ] || skip_all "no origin helper ($ORIGIN)"
 
-plan 104
+plan 106
 
 CURL="curl -sS --max-time 20"
 
@@ -492,6 +492,39 @@ reap o8 5
 st=$(exit_status timeout 30 "$PTTH" expose -e "http://127.0.0.1:$p8" -n x \
     --retries 2 "$oport")
 is "$st" 4 "--retries 2 against a closed port: exit 4"
+# An edge that accepts the handshake, then drops the connection at once:
+# each such connection is a failed attempt (backoff, --retries), not a
+# link that was up. It used to be reconnected to in a tight loop (60,000
+# times in 5 s) and --retries never ran out.
+if command -v python3 >/dev/null; then
+    start fe python3 -c '
+import socket
+l = socket.socket()
+l.bind(("127.0.0.1", 0))
+l.listen(16)
+print(l.getsockname()[1], flush=True)
+while True:
+    c, _ = l.accept()
+    d = b""
+    while b"\r\n\r\n" not in d:
+        b = c.recv(4096)
+        if not b:
+            break
+        d += b
+    c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+              b"Upgrade: ptth\r\nPtth-Public-Url: http://x.localhost/\r\n\r\n")
+    c.close()
+'
+    fport=$(wait_ready fe 10)
+    st=$(exit_status timeout 30 "$PTTH" expose -e "http://127.0.0.1:$fport" \
+        -n x --retries 2 "$oport")
+    is "$st" 4 "--retries 2 against an edge that drops each link at once: exit 4"
+    is "$(grep -c 'lost the edge' "$TMP/last.err")" 2 \
+        "... after 3 attempts, the first two logged as lost links"
+    kill "$(pid_of fe)"
+else
+    skip 2 "python3 is needed for the fake edge"
+fi
 
 # ---------------------------------------------------- --exec
 # shellcheck disable=SC2016 # $PTTH_URL is for the command's shell
