@@ -112,6 +112,22 @@ hdr_remove_hop_by_hop(struct hdr_list *l)
     return 0;
 }
 
+void
+hdr_remove(struct hdr_list *l, const char *name)
+{
+    size_t i, k = 0;
+
+    for (i = 0; i < l->n; i++) {
+        if (str_ieq(l->v[i].name, name)) {
+            l->bytes -= l->v[i].name_len + l->v[i].value_len;
+            free(l->v[i].name);
+            continue;
+        }
+        l->v[k++] = l->v[i];
+    }
+    l->n = k;
+}
+
 const struct hdr *
 hdr_get(const struct hdr_list *l, const char *name)
 {

@@ -47,6 +47,9 @@ int hdr_append_value(struct hdr_list *l, size_t i, const char *more, size_t n);
  * fields the Connection fields name. Returns 0, or PTTH_ELIMIT when they
  * name more than HDR_MAX_CONN_OPTS (the list is unchanged then). */
 int hdr_remove_hop_by_hop(struct hdr_list *l);
+/* Removes every field called name (case-insensitive), keeping the order
+ * of the others. */
+void hdr_remove(struct hdr_list *l, const char *name);
 /* First field called name (case-insensitive), or NULL. */
 const struct hdr *hdr_get(const struct hdr_list *l, const char *name);
 

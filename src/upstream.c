@@ -254,6 +254,12 @@ end_of_head(struct upstream *u)
         u->final_seen = true;
         timer_stop(u->head_timer);
     }
+    /* A length next to a transfer coding is wrong (libcurl decodes the
+     * coding and ignores it; RFC 9112 6.3: a proxy removes it), and a 204
+     * has none: passed on, they would make the edge cut the body short or
+     * refuse the response. */
+    if (hdr_get(&u->block, "transfer-encoding") != NULL || code == 204)
+        hdr_remove(&u->block, "content-length");
     /* The fields header_cb collected, filtered in place. */
     if (hdr_remove_hop_by_hop(&u->block) != 0) {
         finish(u, PTTH_EIO,

@@ -31,6 +31,9 @@
  *                   "Keep-Alive: timeout=5", "X-Kept: yes"; then closes
  *   /early-hints    103 (Link: </style.css>; rel=preload), then 200
  *   /accepted       200 "accepted N\n": connections accepted so far
+ *   /clte           200 with "Content-Length: 100" and a chunked body "ok";
+ *                   then closes
+ *   /204cl          204 with "Content-Length: 5" (and no body); then closes
  *   /connopts/N     200 "connopts\n" with "Connection: close, o1, ..., oN"
  *                   (N at most 40), "o1: hop" and "X-Kept: yes"; then closes
  *   anything else   404
@@ -606,6 +609,17 @@ serve(struct conn *c, struct req *r)
               "HTTP/1.1 200 OK\r\nConnection: close, %s\r\no1: hop\r\n"
               "X-Kept: yes\r\nContent-Length: 9\r\n\r\n%s",
               opts, head_only ? "" : "connopts\n");
+        return -1;
+    }
+    if (strcmp(t, "/clte") == 0) { /* a length beside a coding */
+        sendf(fd,
+              "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n"
+              "Transfer-Encoding: chunked\r\n\r\n%s",
+              head_only ? "" : "2\r\nok\r\n0\r\n\r\n");
+        return -1;
+    }
+    if (strcmp(t, "/204cl") == 0) {
+        sendf(fd, "HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n");
         return -1;
     }
     if (strcmp(t, "/early-hints") == 0) {

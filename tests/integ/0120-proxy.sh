@@ -10,7 +10,7 @@
 : "${ORIGIN:=$(cd "$(dirname "$0")/../.." && pwd)/tests/helpers/origin}"
 [ -x "$ORIGIN" ] || skip_all "no origin helper ($ORIGIN)"
 
-plan 106
+plan 109
 
 CURL="curl -sS --max-time 20"
 
@@ -195,6 +195,17 @@ r=$(hget co15 "${R[@]}" "${surl}connopts/15")
 is "$r $(body co15) [$(header co15 o1)] $(header co15 x-kept)" \
     "200 1.1 connopts [] yes" \
     "response: Connection naming 16 options (close, o1..o15): o1 stripped"
+# A Content-Length beside Transfer-Encoding (RFC 9112 6.3) and one on a
+# 204 are dropped: passed on, they cut the body short (curl exit 18) or
+# got the response refused (502).
+r=$(hget clte "${R[@]}" "${surl}clte")
+is "$r $(body clte) [$(header clte content-length)]" "200 1.1 ok []" \
+    "origin sends Content-Length and chunked: the chunked body, no length"
+r=$(hget clte2 "${R[@]}" --http2-prior-knowledge "${surl}clte")
+is "$r $(body clte2)" "200 2 ok" "... over h2c too"
+r=$(hget n204 "${R[@]}" "${surl}204cl")
+is "$r [$(header n204 content-length)]" "204 1.1 []" \
+    "origin sends a 204 with Content-Length: 204, no length"
 r=$(hget co16 "${R[@]}" "${surl}connopts/16")
 like "$r $(body co16)" '^502 1.1 502 Bad Gateway: .*too many options' \
     "response: Connection naming 17 options: 502"

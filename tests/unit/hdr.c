@@ -115,6 +115,17 @@ main(void)
            "remove: hop-by-hop and listed fields gone, order kept");
         hdr_list_free(&l);
 
+        hdr_list_init(&l);
+        hdr_add(&l, "Content-Length", 14, "5", 1, 0);
+        hdr_add(&l, "a", 1, "1", 1, 0);
+        hdr_add(&l, "content-length", 14, "5", 1, 0);
+        hdr_add(&l, "b", 1, "2", 1, 0);
+        hdr_remove(&l, "content-length");
+        ok(l.n == 2 && strcmp(l.v[0].name, "a") == 0 &&
+               strcmp(l.v[1].name, "b") == 0 && l.bytes == 4,
+           "hdr_remove: every field of that name (any case), order kept");
+        hdr_list_free(&l);
+
         /* 16 options pass, 17 are refused, and the list stays as it was */
         for (k = 0; k < HDR_MAX_CONN_OPTS; k++)
             p += sprintf(p, "o%zu,", k);
