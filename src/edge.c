@@ -1874,22 +1874,39 @@ h1_begin(struct client *cl)
     } else {
         /* absolute-form: the target's authority wins over Host (RFC 9112
          * 3.2.2); keep the path and query only */
-        const char *p = strstr(m->target, "://");
-        const char *slash = p ? strchr(p + 3, '/') : NULL;
+        const char *p = strstr(m->target, "://"), *rest = NULL;
         if (p != NULL) {
-            size_t alen = slash ? (size_t)(slash - p - 3) : strlen(p + 3);
+            /* the authority ends at the path, the query or a fragment */
+            size_t alen = strcspn(p + 3, "/?#");
             free(x->authority);
             x->authority = xstrndup(p + 3, alen);
+            rest = p + 3 + alen;
         }
-        x->path = xstrdup(slash ? slash : "/");
+        if (rest != NULL && rest[0] == '/')
+            x->path = xstrdup(rest);
+        else if (rest != NULL && rest[0] == '?')
+            x->path = xconcat((const char *[]){"/", rest, NULL});
+        else
+            x->path = xstrdup("/");
     }
     for (i = 0; i < m->nfields; i++) {
         const struct h1_field *f = &m->fields[i];
+        /* One Content-Length, as a plain number: the parser accepted a
+         * list of equal values ("3, 3"), which HTTP/2 refuses. */
+        if (f->name_len == 14 && str_nieq(f->name, "content-length", 14))
+            continue;
         if (hdr_add(&x->fields, f->name, f->name_len, f->value, f->value_len,
                     HDR_LOWER) != 0) {
             x->req_bad = true;
             break;
         }
+    }
+    if (m->content_length >= 0 && !m->chunked && !x->req_bad) {
+        char num[24];
+        int k =
+            snprintf(num, sizeof(num), "%lld", (long long)m->content_length);
+        if (hdr_add(&x->fields, "content-length", 14, num, (size_t)k, 0) != 0)
+            x->req_bad = true;
     }
     cl->keep_alive = m->keep_alive;
     cl->body_chunked = m->chunked;

@@ -10,7 +10,7 @@
 : "${ORIGIN:=$(cd "$(dirname "$0")/../.." && pwd)/tests/helpers/origin}"
 [ -x "$ORIGIN" ] || skip_all "no origin helper ($ORIGIN)"
 
-plan 109
+plan 111
 
 CURL="curl -sS --max-time 20"
 
@@ -195,6 +195,17 @@ r=$(hget co15 "${R[@]}" "${surl}connopts/15")
 is "$r $(body co15) [$(header co15 o1)] $(header co15 x-kept)" \
     "200 1.1 connopts [] yes" \
     "response: Connection naming 16 options (close, o1..o15): o1 stripped"
+# Request heads HTTP/1.1 allows that HTTP/2 would not carry as they are:
+# a Content-Length list of equal values goes on as one number (it got
+# 502), and an absolute-form target with a query but no path is routed by
+# its host (it was looked up as 'site.localhost?x=1': 404 from the edge).
+r=$(printf 'POST /echo HTTP/1.1\r\nHost: site.localhost\r\nContent-Length: 3, 3\r\nConnection: close\r\n\r\nabc' |
+    timeout 10 socat -t 10 - "TCP:127.0.0.1:$port" | tr -d '\r')
+like "$(printf '%s' "$r" | head -n 1) $(printf '%s' "$r" | grep -ci '^content-length: 3$')" \
+    '^HTTP/1.1 200 OK 1$' "Content-Length: 3, 3 goes on as one Content-Length: 3"
+r=$(hget absq -H 'Host: site.localhost' --request-target "http://site.localhost?x=1" "$url")
+is "$r $(body absq)" "404 1.1 not found" \
+    "absolute-form http://site.localhost?x=1: routed to the tunnel (the origin's 404)"
 # A Content-Length beside Transfer-Encoding (RFC 9112 6.3) and one on a
 # 204 are dropped: passed on, they cut the body short (curl exit 18) or
 # got the response refused (502).
