@@ -683,7 +683,9 @@ is_forwarding_field(const char *name)
            strcmp(name, "x-forwarded-host") == 0;
 }
 
-static void
+/* Returns 0, or PTTH_ELIMIT when the header list has no room left for
+ * the four fields (the request is then answered 431). */
+static int
 add_forwarded(struct xfer *x, struct client *cl)
 {
     bool v6 = strchr(cl->peer_ip, ':') != NULL;
@@ -691,6 +693,7 @@ add_forwarded(struct xfer *x, struct client *cl)
     char *fwd = joined(&x->fields, "forwarded");
     char *xff = joined(&x->fields, "x-forwarded-for");
     char *v;
+    int rc = 0;
 
     /* The client's own fields stay in the list but are not forwarded
      * (xfer_start skips those before x->nclient); ours follow them. */
@@ -709,21 +712,22 @@ add_forwarded(struct xfer *x, struct client *cl)
                                NULL};
         v = xconcat(parts);
     }
-    hdr_add(&x->fields, "forwarded", 9, v, strlen(v), 0);
+    rc |= hdr_add(&x->fields, "forwarded", 9, v, strlen(v), 0);
     free(v);
     {
         const char *parts[] = {xff ? xff : "", xff ? ", " : "", cl->peer_ip,
                                NULL};
         v = xconcat(parts);
     }
-    hdr_add(&x->fields, "x-forwarded-for", 15, v, strlen(v), 0);
+    rc |= hdr_add(&x->fields, "x-forwarded-for", 15, v, strlen(v), 0);
     free(v);
     free(fwd);
     free(xff);
-    hdr_add(&x->fields, "x-forwarded-proto", 17, proto, strlen(proto), 0);
+    rc |= hdr_add(&x->fields, "x-forwarded-proto", 17, proto, strlen(proto), 0);
     if (x->authority != NULL)
-        hdr_add(&x->fields, "x-forwarded-host", 16, x->authority,
-                strlen(x->authority), 0);
+        rc |= hdr_add(&x->fields, "x-forwarded-host", 16, x->authority,
+                      strlen(x->authority), 0);
+    return rc != 0 ? PTTH_ELIMIT : 0;
 }
 
 /* Puts x on worker w as a stream (nv: the request head). */
@@ -850,7 +854,10 @@ xfer_start(struct xfer *x)
                             "retry-after", "1");
         return;
     }
-    add_forwarded(x, x->cl);
+    if (add_forwarded(x, x->cl) != 0) {
+        xfer_fail(x, 431, "no room left in the request head for Forwarded");
+        return;
+    }
     if (hdr_connection_listed(&x->fields, listed) != 0) {
         xfer_fail(x, 400, "the Connection field names too many options");
         return;
@@ -2111,7 +2118,9 @@ down_header_cb(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
     }
     if (namelen == 4 && memcmp(name, "host", 4) == 0 && x->authority == NULL)
         x->authority = xstrndup((const char *)value, valuelen);
-    if (hdr_add(&x->fields, (const char *)name, namelen, (const char *)value,
+    /* The same limit as an HTTP/1.1 head (H1_MAX_FIELDS): 431 past it. */
+    if (x->fields.n >= H1_MAX_FIELDS ||
+        hdr_add(&x->fields, (const char *)name, namelen, (const char *)value,
                 valuelen, 0) != 0)
         x->req_bad = true;
     return 0;

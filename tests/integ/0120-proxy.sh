@@ -10,7 +10,7 @@
 : "${ORIGIN:=$(cd "$(dirname "$0")/../.." && pwd)/tests/helpers/origin}"
 [ -x "$ORIGIN" ] || skip_all "no origin helper ($ORIGIN)"
 
-plan 111
+plan 113
 
 CURL="curl -sS --max-time 20"
 
@@ -206,6 +206,17 @@ like "$(printf '%s' "$r" | head -n 1) $(printf '%s' "$r" | grep -ci '^content-le
 r=$(hget absq -H 'Host: site.localhost' --request-target "http://site.localhost?x=1" "$url")
 is "$r $(body absq)" "404 1.1 not found" \
     "absolute-form http://site.localhost?x=1: routed to the tunnel (the origin's 404)"
+# 100 fields at most over HTTP/2 as over HTTP/1.1 (ptth-serve(1): 431);
+# h2 took up to 200, and the forwarding fields were silently left out of
+# a list that was full.
+hs=(-H 'User-Agent:' -H 'Accept:')
+for i in $(seq 1 100); do hs+=(-H "x-f$i: v"); done
+r=$(hget f100 --http2-prior-knowledge "${R[@]}" "${hs[@]}" "${surl}echo")
+is "$r $(echo_field f100 x-f100) $(echo_field f100 x-forwarded-proto)" \
+    "200 2 v http" "h2: 100 fields: 200, forwarding fields added"
+r=$(hget f101 --http2-prior-knowledge "${R[@]}" "${hs[@]}" -H 'x-f101: v' \
+    "${surl}echo")
+is "$r" "431 2" "h2: 101 fields: 431"
 # A Content-Length beside Transfer-Encoding (RFC 9112 6.3) and one on a
 # 204 are dropped: passed on, they cut the body short (curl exit 18) or
 # got the response refused (502).
