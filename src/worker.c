@@ -918,6 +918,28 @@ wk_up(struct wk *w, const char *url)
         start_exec(w);
 }
 
+/* The URL the edge gives the tunnel is printed for scripts to use: an
+ * http:// or https:// URL with a host, and no blank or control byte. */
+static bool
+public_url_ok(const char *v, size_t n)
+{
+    size_t i, skip;
+
+    if (n > 7 && str_nieq(v, "http://", 7))
+        skip = 7;
+    else if (n > 8 && str_nieq(v, "https://", 8))
+        skip = 8;
+    else
+        return false;
+    if (v[skip] == '/')
+        return false;
+    for (i = 0; i < n; i++) {
+        if ((unsigned char)v[i] <= 0x20 || (unsigned char)v[i] == 0x7f)
+            return false;
+    }
+    return true;
+}
+
 static void
 wk_handshake_response(struct wk *w)
 {
@@ -961,6 +983,10 @@ wk_handshake_response(struct wk *w)
     f = h1_find(&w->resp, "ptth-public-url");
     if (f == NULL) {
         wk_lost(w, "the edge did not send Ptth-Public-Url");
+        return;
+    }
+    if (!public_url_ok(f->value, f->value_len)) {
+        wk_lost(w, "the edge sent a Ptth-Public-Url that is not a URL");
         return;
     }
     if (h2_session_new(&w->h2, H2_PEER_EDGE, w->cbs, w) != 0) {

@@ -10,7 +10,7 @@
 : "${ORIGIN:=$(cd "$(dirname "$0")/../.." && pwd)/tests/helpers/origin}"
 [ -x "$ORIGIN" ] || skip_all "no origin helper ($ORIGIN)"
 
-plan 113
+plan 115
 
 CURL="curl -sS --max-time 20"
 
@@ -530,8 +530,9 @@ is "$st" 4 "--retries 2 against a closed port: exit 4"
 # link that was up. It used to be reconnected to in a tight loop (60,000
 # times in 5 s) and --retries never ran out.
 if command -v python3 >/dev/null; then
-    start fe python3 -c '
-import socket
+    fake_edge='
+import socket, sys
+url = sys.argv[1].encode()
 l = socket.socket()
 l.bind(("127.0.0.1", 0))
 l.listen(16)
@@ -545,9 +546,10 @@ while True:
             break
         d += b
     c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
-              b"Upgrade: ptth\r\nPtth-Public-Url: http://x.localhost/\r\n\r\n")
+              b"Upgrade: ptth\r\nPtth-Public-Url: " + url + b"\r\n\r\n")
     c.close()
 '
+    start fe python3 -c "$fake_edge" http://x.localhost/
     fport=$(wait_ready fe 10)
     st=$(exit_status timeout 30 "$PTTH" expose -e "http://127.0.0.1:$fport" \
         -n x --retries 2 "$oport")
@@ -555,8 +557,18 @@ while True:
     is "$(grep -c 'lost the edge' "$TMP/last.err")" 2 \
         "... after 3 attempts, the first two logged as lost links"
     kill "$(pid_of fe)"
+    # The public URL is printed for scripts: one that is not a URL is a
+    # failed handshake, not a line to print.
+    start fe2 python3 -c "$fake_edge" 'http://x.localhost/ rm -rf'
+    fport=$(wait_ready fe2 10)
+    st=$(exit_status timeout 30 "$PTTH" expose -e "http://127.0.0.1:$fport" \
+        -n x --retries 0 "$oport")
+    is "$st:$(cat "$TMP/last.out")" 4: \
+        "a Ptth-Public-Url with a blank: exit 4, nothing on stdout"
+    like "$(cat "$TMP/last.err")" 'Ptth-Public-Url that is not a URL' "... says why"
+    kill "$(pid_of fe2)"
 else
-    skip 2 "python3 is needed for the fake edge"
+    skip 4 "python3 is needed for the fake edge"
 fi
 
 # ---------------------------------------------------- --exec
