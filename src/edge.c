@@ -177,8 +177,9 @@ struct client {
     struct deferred d_h1;
     struct deferred d_free;
     struct timer *idle;
-    uint64_t body_rx_ms; /* HTTP/2: DATA last came, on any stream */
-    uint64_t conn_wu_ms; /* HTTP/2: we last gave the connection window */
+    /* HTTP/2: the last time the connection's bodies moved: DATA came on
+     * any stream, or we gave the connection window back */
+    uint64_t body_moved_ms;
 };
 
 struct edge {
@@ -2197,7 +2198,7 @@ down_frame_send_cb(nghttp2_session *s, const nghttp2_frame *f, void *ud)
         uint64_t now = loop_now_ms(cl->e->loop);
 
         if (f->hd.stream_id == 0)
-            cl->conn_wu_ms = now;
+            cl->body_moved_ms = now;
         else if ((x = nghttp2_session_get_stream_user_data(
                       s, f->hd.stream_id)) != NULL &&
                  x->req_moved_ms < now)
@@ -2238,7 +2239,7 @@ down_data_chunk_cb(nghttp2_session *s, uint8_t flags, int32_t sid,
         return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     x->req_moved_ms = loop_now_ms(x->e->loop);
     if (x->cl != NULL)
-        x->cl->body_rx_ms = x->req_moved_ms;
+        x->cl->body_moved_ms = x->req_moved_ms;
     xfer_req_ready(x);
     return 0;
 }
@@ -2355,10 +2356,8 @@ xfer_body_idle(struct xfer *x, struct client *cl, uint64_t now)
     /* A client sending another body on the same connection (one after
      * the other) is not stalling this one, nor one that was just given
      * connection window after the check above last held. */
-    if (x->down_sid > 0 && cl->body_rx_ms > x->req_moved_ms)
-        x->req_moved_ms = cl->body_rx_ms;
-    if (x->down_sid > 0 && cl->conn_wu_ms > x->req_moved_ms)
-        x->req_moved_ms = cl->conn_wu_ms;
+    if (x->down_sid > 0 && cl->body_moved_ms > x->req_moved_ms)
+        x->req_moved_ms = cl->body_moved_ms;
     if (now - x->req_moved_ms < idle)
         return x->req_moved_ms + idle - now;
     xfer_fail(x, 408, "the request body stopped arriving");

@@ -82,14 +82,11 @@ hdr_append_value(struct hdr_list *l, size_t i, const char *more, size_t n)
 int
 hdr_remove_hop_by_hop(struct hdr_list *l)
 {
-    bool small[32], *listed = l->n <= 32 ? small : xmalloc(l->n);
+    bool listed[HDR_MAX_FIELDS]; /* hdr_add keeps l->n within it */
     size_t i, k = 0;
 
-    if (hdr_connection_listed(l, listed) != 0) {
-        if (listed != small)
-            free(listed);
+    if (hdr_connection_listed(l, listed) != 0)
         return PTTH_ELIMIT;
-    }
     for (i = 0; i < l->n; i++) {
         struct hdr *h = &l->v[i];
 
@@ -107,8 +104,6 @@ hdr_remove_hop_by_hop(struct hdr_list *l)
     for (i = k; i < l->n; i++)
         free(l->v[i].name);
     l->n = k;
-    if (listed != small)
-        free(listed);
     return 0;
 }
 
