@@ -1882,13 +1882,12 @@ h1_begin(struct client *cl)
     } else {
         /* absolute-form: the target's authority wins over Host (RFC 9112
          * 3.2.2); keep the path and query only */
-        const char *p = strstr(m->target, "://"), *rest = NULL;
-        if (p != NULL) {
-            /* the authority ends at the path, the query or a fragment */
-            size_t alen = strcspn(p + 3, "/?#");
+        const char *rest = NULL;
+        size_t off, alen;
+        if (h1_url_authority(m->target, strlen(m->target), &off, &alen)) {
             free(x->authority);
-            x->authority = xstrndup(p + 3, alen);
-            rest = p + 3 + alen;
+            x->authority = xstrndup(m->target + off, alen);
+            rest = m->target + off + alen;
         }
         if (rest != NULL && rest[0] == '/')
             x->path = xstrdup(rest);

@@ -158,7 +158,7 @@ static bool
 valid_target(const char *method, const char *t, size_t n)
 {
     bool connect = strcmp(method, "CONNECT") == 0;
-    size_t skip, a;
+    size_t off, len;
 
     if (t[0] == '/')
         return !connect;
@@ -166,6 +166,14 @@ valid_target(const char *method, const char *t, size_t n)
         return strcmp(method, "OPTIONS") == 0;
     if (connect)
         return valid_host(t, n, true);
+    return h1_url_authority(t, n, &off, &len);
+}
+
+bool
+h1_url_authority(const char *t, size_t n, size_t *off, size_t *len)
+{
+    size_t skip, a;
+
     if (n > 7 && str_nieq(t, "http://", 7))
         skip = 7;
     else if (n > 8 && str_nieq(t, "https://", 8))
@@ -174,7 +182,11 @@ valid_target(const char *method, const char *t, size_t n)
         return false;
     for (a = skip; a < n && t[a] != '/' && t[a] != '?' && t[a] != '#'; a++)
         ;
-    return valid_host(t + skip, a - skip, false);
+    if (!valid_host(t + skip, a - skip, false))
+        return false;
+    *off = skip;
+    *len = a - skip;
+    return true;
 }
 
 /* Parses the request line at h (ending at the first CR) in place. */

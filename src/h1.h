@@ -93,6 +93,12 @@ const struct h1_field *h1_find(const struct h1_msg *m, const char *name);
 /* True when token is an element of the comma-separated lists of all fields
  * called name (case-insensitive, OWS-trimmed elements). */
 bool h1_has_token(const struct h1_msg *m, const char *name, const char *token);
+/* An absolute http(s) URL (a request target in absolute-form, or the
+ * edge's Ptth-Public-Url): "http://" or "https://" in any case, then a host
+ * as Host allows it, with an optional port, ending at '/', '?', '#' or the
+ * end of the n bytes at t. Returns true and sets *off and *len to the
+ * authority; false for anything else. Checks nothing after the authority. */
+bool h1_url_authority(const char *t, size_t n, size_t *off, size_t *len);
 /* Returns the standard reason phrase of status, or "Unknown". Static. */
 const char *h1_reason(int status);
 

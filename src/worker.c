@@ -919,21 +919,16 @@ wk_up(struct wk *w, const char *url)
 }
 
 /* The URL the edge gives the tunnel is printed for scripts to use: an
- * http:// or https:// URL with a host, and no blank or control byte. */
+ * http:// or https:// URL with a valid host, and no blank or control byte
+ * after it. */
 static bool
 public_url_ok(const char *v, size_t n)
 {
-    size_t i, skip;
+    size_t off, len, i;
 
-    if (n > 7 && str_nieq(v, "http://", 7))
-        skip = 7;
-    else if (n > 8 && str_nieq(v, "https://", 8))
-        skip = 8;
-    else
+    if (!h1_url_authority(v, n, &off, &len))
         return false;
-    if (v[skip] == '/')
-        return false;
-    for (i = 0; i < n; i++) {
+    for (i = off + len; i < n; i++) {
         if ((unsigned char)v[i] <= 0x20 || (unsigned char)v[i] == 0x7f)
             return false;
     }

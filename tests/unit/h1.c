@@ -972,6 +972,36 @@ test_writers(void)
     is_str(h1_reason(799), "Unknown", "unknown reason");
 }
 
+static void
+test_url_authority(void)
+{
+    static const struct {
+        const char *url;
+        size_t off, len; /* len 0: refused */
+    } t[] = {
+        {"http://a.localhost:8080/x", 7, 16},
+        {"HTTPS://[::1]?q=1", 8, 5},
+        {"http://a.localhost", 7, 11},
+        {"http://a.localhost#f", 7, 11},
+        {"http:///x", 0, 0},
+        {"http://a b/", 0, 0},
+        {"http://user@a/", 0, 0},
+        {"ftp://a/", 0, 0},
+        {"http:/a", 0, 0},
+    };
+    size_t i, off, len;
+
+    for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        bool got = h1_url_authority(t[i].url, strlen(t[i].url), &off, &len);
+
+        if (t[i].len == 0)
+            ok(!got, "url authority: '%s' refused", t[i].url);
+        else
+            ok(got && off == t[i].off && len == t[i].len,
+               "url authority: '%s' -> %zu+%zu", t[i].url, t[i].off, t[i].len);
+    }
+}
+
 int
 main(void)
 {
@@ -984,5 +1014,6 @@ main(void)
     test_responses();
     test_chunked();
     test_writers();
+    test_url_authority();
     return done_testing();
 }
