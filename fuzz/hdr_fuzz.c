@@ -21,19 +21,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fuzz_check.h"
 #include "hdr.h"
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "hdr_fuzz: check failed: %s (line %d)\n", #cond,   \
-                    __LINE__);                                                 \
-            abort();                                                           \
-        }                                                                      \
-    } while (0)
 
 /* The model: does |name| appear as a token of some Connection value? Also
  * counts the tokens (non-empty after trimming) into *ntok. */

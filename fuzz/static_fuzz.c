@@ -22,19 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_check.h"
 #include "static.h"
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "static_fuzz: check failed: %s (line %d)\n",       \
-                    #cond, __LINE__);                                          \
-            abort();                                                           \
-        }                                                                      \
-    } while (0)
 
 /* Independent UTF-8 check: decode each sequence and reject overlongs,
  * surrogates and values past U+10FFFF. */
