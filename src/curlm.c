@@ -59,6 +59,7 @@ struct xfer {
     curlm_pause_fn *pause;
     void *arg;
     int result;
+    bool big; /* holds one of m's CURLM_BIG_MAX big reads */
     struct deferred done_d;
     struct deferred unpause_d;
     struct xfer *prev, *next;
@@ -73,6 +74,7 @@ struct curlm {
     size_t nbyfd;
     struct xfer *xfers;
     int depth;                 /* > 0 while libcurl runs (and may call back) */
+    int nbig;                  /* transfers with x->big */
     CURL *idle[EASY_POOL_MAX]; /* finished handles kept for reuse */
     int nidle;
 };
@@ -136,6 +138,9 @@ collect_done(struct curlm *m)
         if (x == NULL)
             continue;
         x->result = (int)msg->data.result;
+        if (x->big) /* libcurl has freed the buffer */
+            m->nbig--;
+        x->big = false;
         loop_defer(m->loop, &x->done_d);
     }
 }
@@ -389,6 +394,9 @@ curlm_new(struct loop *l)
 static void
 xfer_unlink(struct curlm *m, struct xfer *x)
 {
+    if (x->big)
+        m->nbig--;
+    x->big = false;
     loop_cancel(m->loop, &x->done_d);
     loop_cancel(m->loop, &x->unpause_d);
     if (x->prev != NULL)
@@ -453,7 +461,31 @@ unpause_run(void *arg)
 }
 
 int
-curlm_add(struct curlm *m, void *easy, curlm_done_fn *done, void *arg)
+curlm_big_reads(const struct curlm *m)
+{
+    return m->nbig;
+}
+
+/* Sizes the read buffer of |easy| for its next transfer. A pooled handle
+ * may still have its last transfer's size, so both ways are set. libcurl
+ * refuses the option while a transfer holds a buffer: then the size stays
+ * as it was, and x->big says only whether the budget was taken. */
+static void
+size_reads(struct curlm *m, struct xfer *x, unsigned flags)
+{
+    bool big = (flags & CURLM_BIG_READS) != 0 && m->nbig < CURLM_BIG_MAX;
+    long size = big ? (long)CURLM_BIG_BUF : (long)CURL_MAX_WRITE_SIZE;
+
+    if (curl_easy_setopt(x->easy, CURLOPT_BUFFERSIZE, size) != CURLE_OK)
+        big = false;
+    x->big = big;
+    if (big)
+        m->nbig++;
+}
+
+int
+curlm_add(struct curlm *m, void *easy, unsigned flags, curlm_done_fn *done,
+          void *arg)
 {
     struct xfer *x = xcalloc(1, sizeof(*x));
     CURLMcode mc;
@@ -468,10 +500,13 @@ curlm_add(struct curlm *m, void *easy, curlm_done_fn *done, void *arg)
         free(x);
         return PTTH_EIO;
     }
+    size_reads(m, x, flags);
     mc = curl_multi_add_handle(m->multi, easy); /* sets a 0 ms timeout */
     if (mc != CURLM_OK) {
         log_err("curl", "curl_multi_add_handle: %s", curl_multi_strerror(mc));
         curl_easy_setopt(easy, CURLOPT_PRIVATE, NULL);
+        if (x->big)
+            m->nbig--;
         free(x);
         return PTTH_EIO;
     }

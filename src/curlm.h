@@ -45,6 +45,16 @@ typedef int curlm_pause_fn(void *arg);
  * closed about one keep-alive connection in 70 at 64 concurrent requests;
  * 64 is what nginx setups commonly keep per upstream. */
 #define CURLM_MAX_IDLE 64
+/* Reads of a transfer added with CURLM_BIG_READS: libcurl 7.88 makes one
+ * recv and one poll() per buffer (16 KiB by default), which cost a lone
+ * 1 GiB download through the worker about a quarter of its CPU. At most
+ * CURLM_BIG_MAX such transfers at a time read CURLM_BIG_BUF bytes per
+ * call (libcurl allocates the buffer per transfer), so many concurrent
+ * transfers do not each hold a large buffer: peak memory grows by at
+ * most CURLM_BIG_MAX * CURLM_BIG_BUF. */
+#define CURLM_BIG_READS 1u
+#define CURLM_BIG_BUF (128 * 1024)
+#define CURLM_BIG_MAX 2
 
 /* Returns a multi handle bound to |l| (borrowed; must outlive it), or NULL
  * when libcurl refuses to create one. Never calls back. */
@@ -86,9 +96,13 @@ bool curlm_busy(const struct curlm *m);
 
 /* Adds |easy| (a CURL *, configured, not yet added anywhere): curl starts
  * it from the loop, and |done| runs once, from the deferred queue, when
- * it ends. Sets CURLOPT_PRIVATE. Returns 0, or PTTH_EIO when libcurl
- * refuses (nothing added). Never calls back synchronously. */
-int curlm_add(struct curlm *m, void *easy, curlm_done_fn *done, void *arg);
+ * it ends. Sets CURLOPT_PRIVATE, and CURLOPT_BUFFERSIZE when |flags| has
+ * CURLM_BIG_READS. Returns 0, or PTTH_EIO when libcurl refuses (nothing
+ * added). Never calls back synchronously. */
+int curlm_add(struct curlm *m, void *easy, unsigned flags, curlm_done_fn *done,
+              void *arg);
+/* How many added transfers read CURLM_BIG_BUF at a time now. */
+int curlm_big_reads(const struct curlm *m);
 /* Removes |easy| (added with curlm_add) from the multi; a pending done or
  * unpause is dropped. The caller then owns it again (curl_easy_cleanup).
  * Stopping a transfer early closes its connection. Never from inside a

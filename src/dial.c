@@ -196,7 +196,7 @@ dial_start(struct curlm *m, const char *host, int port, uint64_t timeout_ms,
     } else {
         SETOPT(d, CURLOPT_PROXY, ""); /* and never http_proxy */
     }
-    if (curlm_add(d->pm, d->e, done_cb, d) != 0) {
+    if (curlm_add(d->pm, d->e, 0, done_cb, d) != 0) {
         d->setup_err = xstrdup("cannot add the libcurl handle");
         goto fail;
     }

@@ -806,7 +806,7 @@ upstream_start(struct curlm *m, const struct upstream_target *t,
     if (err == NULL && u->e != NULL)
         err = setup(u, t, r);
     if (err == NULL) {
-        if (curlm_add(m, u->e, xfer_done_cb, u) != 0)
+        if (curlm_add(m, u->e, CURLM_BIG_READS, xfer_done_cb, u) != 0)
             err = xasprintf("upstream %s: cannot add the libcurl handle",
                             u->name);
         else

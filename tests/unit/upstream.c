@@ -943,13 +943,27 @@ test_parallel(void)
         tc_init(&t[i]);
         t[i].u = upstream_start(M, &tgt, &r, &pcbs, &t[i]);
     }
+    is_int(curlm_big_reads(M), CURLM_BIG_MAX,
+           "the first transfers read big, the rest 16 KiB");
     run_for(20000);
+    is_int(curlm_big_reads(M), 0, "finished transfers give big reads back");
     for (i = 0; i < 8; i++) {
         if (t[i].rc == 0 && pattern_ok(&t[i], 100000))
             good++;
         tc_free(&t[i]);
     }
     is_int(good, 8, "8 parallel requests byte-exact");
+
+    /* The budget came back: a lone transfer reads big again. */
+    tc_init(&t[0]);
+    parallel_left = 1;
+    r.path = "/bytes/3000000";
+    t[0].u = upstream_start(M, &tgt, &r, &pcbs, &t[0]);
+    is_int(curlm_big_reads(M), 1, "a lone transfer reads big");
+    run_for(20000);
+    ok(t[0].rc == 0 && pattern_ok(&t[0], 3000000),
+       "3 MB read in big buffers, byte-exact");
+    tc_free(&t[0]);
 }
 
 /* ---- dial tests ---- */
@@ -1282,7 +1296,7 @@ main(void)
         stop_origin(&origin);
         skip_all("origin helper cannot listen on a unix socket");
     }
-    plan(104);
+    plan(108);
     p = strrchr(origin.url, ':');
     if (p != NULL)
         port = atoi(p + 1);
