@@ -10,7 +10,7 @@
 : "${ORIGIN:=$(cd "$(dirname "$0")/../.." && pwd)/tests/helpers/origin}"
 [ -x "$ORIGIN" ] || skip_all "no origin helper ($ORIGIN)"
 
-plan 115
+plan 117
 
 CURL="curl -sS --max-time 20"
 
@@ -217,6 +217,16 @@ is "$r $(echo_field f100 x-f100) $(echo_field f100 x-forwarded-proto)" \
 r=$(hget f101 --http2-prior-knowledge "${R[@]}" "${hs[@]}" -H 'x-f101: v' \
     "${surl}echo")
 is "$r" "431 2" "h2: 101 fields: 431"
+# A head over 64 KiB over HTTP/2 (curl and nghttp refuse to send one, so
+# h2big.py builds the frames): 431 when it is made of fields nghttp2 can
+# decode, GOAWAY(COMPRESSION_ERROR) for one field over 64 KiB.
+r=$(timeout 20 python3 "$top_srcdir/tests/helpers/h2big.py" "$port" \
+    site.localhost 40000,40000 | tr '\n' ' ')
+like "$r" '^HEADERS 1 DATA 1 431 Request Header Fields Too Large' \
+    "h2: two fields of 40000 bytes: 431"
+r=$(timeout 20 python3 "$top_srcdir/tests/helpers/h2big.py" "$port" \
+    site.localhost 70000 | tr '\n' ' ')
+is "$r" "GOAWAY 9 " "h2: one field of 70000 bytes: GOAWAY COMPRESSION_ERROR"
 # A Content-Length beside Transfer-Encoding (RFC 9112 6.3) and one on a
 # 204 are dropped: passed on, they cut the body short (curl exit 18) or
 # got the response refused (502).
