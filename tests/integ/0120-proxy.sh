@@ -10,7 +10,7 @@
 : "${ORIGIN:=$(cd "$(dirname "$0")/../.." && pwd)/tests/helpers/origin}"
 [ -x "$ORIGIN" ] || skip_all "no origin helper ($ORIGIN)"
 
-plan 117
+plan 119
 
 CURL="curl -sS --max-time 20"
 
@@ -227,6 +227,16 @@ like "$r" '^HEADERS 1 DATA 1 431 Request Header Fields Too Large' \
 r=$(timeout 20 python3 "$top_srcdir/tests/helpers/h2big.py" "$port" \
     site.localhost 70000 | tr '\n' ' ')
 is "$r" "GOAWAY 9 " "h2: one field of 70000 bytes: GOAWAY COMPRESSION_ERROR"
+# A head that fits but leaves no room for the forwarding fields: 431, not
+# a request forwarded without them; one a little smaller goes through.
+r=$(timeout 20 python3 "$top_srcdir/tests/helpers/h2big.py" "$port" \
+    site.localhost 32720,32720 | tr '\n' ' ')
+like "$r" '^HEADERS 1 DATA 1 431 .*: no room left in the req' \
+    "h2: 65446 bytes of fields, no room for Forwarded: 431"
+r=$(timeout 20 python3 "$top_srcdir/tests/helpers/h2big.py" "$port" \
+    site.localhost 32600,32600 | tr '\n' ' ')
+nok "h2: 65206 bytes of fields: forwarded ($r)" grep -Eq '431|GOAWAY|RST|^$' \
+    <<<"$r"
 # A Content-Length beside Transfer-Encoding (RFC 9112 6.3) and one on a
 # 204 are dropped: passed on, they cut the body short (curl exit 18) or
 # got the response refused (502).
