@@ -27,6 +27,8 @@
  *   /slow/MS        sleeps MS ms, then 200 "slow\n"
  *   /close          closes the connection without a response
  *   /trailers       chunked "trailers\n" with trailer "x-trailer: yes"
+ *   /trailers/connopts/N  the same, with trailer fields "Connection: o1,
+ *                   ..., oN" (N at most 40) and "o1: hop" before it
  *   /headers        200 with "Connection: close, X-Hop", "X-Hop: 1",
  *                   "Keep-Alive: timeout=5", "X-Kept: yes"; then closes
  *   /early-hints    103 (Link: </style.css>; rel=preload), then 200
@@ -577,6 +579,25 @@ serve(struct conn *c, struct req *r)
     }
     if (strcmp(t, "/close") == 0)
         return -1;
+    if (strncmp(t, "/trailers/connopts/", 19) == 0) {
+        char opts[400] = "";
+        size_t len = 0;
+        long long i;
+
+        n = strtoll(t + 19, NULL, 10);
+        for (i = 1; i <= n && i <= 40; i++)
+            len += (size_t)snprintf(opts + len, sizeof(opts) - len, "%so%lld",
+                                    i > 1 ? ", " : "", i);
+        if (sendf(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                      "Transfer-Encoding: chunked\r\n\r\n") != 0)
+            return -1;
+        if (!head_only && sendf(fd,
+                                "9\r\ntrailers\n\r\n0\r\nConnection: %s\r\n"
+                                "o1: hop\r\nx-trailer: yes\r\n\r\n",
+                                opts) != 0)
+            return -1;
+        return r->close ? -1 : 0;
+    }
     if (strcmp(t, "/trailers") == 0) {
         if (sendf(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
                       "Transfer-Encoding: chunked\r\nTrailer: x-trailer\r\n"

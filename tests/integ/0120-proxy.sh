@@ -10,7 +10,7 @@
 : "${ORIGIN:=$(cd "$(dirname "$0")/../.." && pwd)/tests/helpers/origin}"
 [ -x "$ORIGIN" ] || skip_all "no origin helper ($ORIGIN)"
 
-plan 119
+plan 123
 
 CURL="curl -sS --max-time 20"
 
@@ -129,6 +129,24 @@ r=$(hget nf "${R[@]}" "${surl}nowhere")
 is "$r $(body nf)" "404 1.1 not found" "an upstream 404 passes through"
 r=$(hget tr "${R[@]}" "${surl}trailers")
 is "$r $(body tr)" "200 1.1 trailers" "a chunked response with trailers"
+# Response trailers reach the client (curl writes them after the head);
+# the fields a trailer's Connection names are dropped, and a trailer
+# section naming more than 16 options is dropped whole (ptth-expose(1)).
+r=$(hget trh2 --http2-prior-knowledge "${R[@]}" "${surl}trailers")
+is "$r $(body trh2) $(header trh2 x-trailer)" "200 2 trailers yes" \
+    "h2: the trailer reaches the client"
+r=$(hget trh1 "${R[@]}" -H 'TE: trailers' "${surl}trailers")
+is "$r $(body trh1) $(header trh1 x-trailer)" "200 1.1 trailers yes" \
+    "HTTP/1.1 with TE: trailers: the trailer reaches the client"
+r=$(hget trc16 --http2-prior-knowledge "${R[@]}" \
+    "${surl}trailers/connopts/16")
+is "$r $(body trc16) $(header trc16 x-trailer) [$(header trc16 o1)]" \
+    "200 2 trailers yes []" \
+    "trailer Connection naming 16 options: o1 dropped, x-trailer kept"
+r=$(hget trc17 --http2-prior-knowledge "${R[@]}" \
+    "${surl}trailers/connopts/17")
+is "$r $(body trc17) [$(header trc17 x-trailer)]" "200 2 trailers []" \
+    "trailer Connection naming 17 options: the section dropped, body whole"
 r=$(hget eh "${R[@]}" "${surl}early-hints")
 is "$r $(body eh)" "200 1.1 hints" "103 Early Hints then 200"
 r=$(hget cl "${R[@]}" "${surl}close")
