@@ -1825,8 +1825,8 @@ handle_handshake(struct client *cl)
         char head[512];
         int n = snprintf(head, sizeof(head),
                          "HTTP/1.1 101 Switching Protocols\r\n"
-                         "connection: upgrade\r\nupgrade: ptth\r\n"
-                         "alpn: h2\r\nptth-public-url: %s\r\n\r\n",
+                         "Connection: Upgrade\r\nUpgrade: ptth\r\n"
+                         "ALPN: h2\r\nPtth-Public-Url: %s\r\n\r\n",
                          url);
         conn_write(w->conn, head, (size_t)n);
     }

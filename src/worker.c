@@ -46,6 +46,9 @@
  * attempt: an edge that accepts and drops at once is not reconnected to in
  * a tight loop, and --retries applies to it. */
 #define STABLE_MS 10000u
+/* After our own GOAWAY and half-close with nothing left in flight: how long
+ * to wait for the edge to close before closing anyway. */
+#define LINGER_MS 1000u
 
 enum wk_state {
     WK_DIAL,
@@ -92,6 +95,8 @@ struct wk {
     struct upstream_target target;
     char *host_rewrite; /* --host-header rewrite: the target's host */
     enum wk_state state;
+    bool opened;    /* this connection's TLS handshake (if any) is done */
+    bool lingering; /* stopping, drained, half-closed: waiting for EOF */
     struct dial *dial;
     struct conn *conn;
     nghttp2_session *h2;
@@ -692,11 +697,18 @@ wk_send_now(void *arg)
         return;
     }
     /* Done (GOAWAY both ways, or drained after our own): half-close and
-     * let the edge close; its EOF ends the connection (wk_lost). */
+     * let the edge close; its EOF ends the connection (wk_lost). When we
+     * are stopping, an edge that keeps its side open gets LINGER_MS, not
+     * what is left of --grace: no request is in flight any more. */
     if ((h2_finished(w->h2) || (w->stopping && w->nstreams == 0)) &&
         !w->shutting) {
         w->shutting = true;
         conn_shutdown(w->conn);
+        if (w->stopping && w->nstreams == 0) {
+            w->lingering = true;
+            if (w->cfg->grace_ms > LINGER_MS)
+                timer_start(w->grace, LINGER_MS, 0);
+        }
     }
 }
 
@@ -975,6 +987,15 @@ wk_handshake_response(struct wk *w)
         wk_lost(w, "the edge answered 101 without Upgrade: ptth");
         return;
     }
+    if (!h1_has_token(&w->resp, "connection", "upgrade")) {
+        wk_lost(w, "the edge answered 101 without Connection: Upgrade");
+        return;
+    }
+    /* PTTH-01: the 101 names the protocol that follows; only h2 does. */
+    if (!h1_has_token(&w->resp, "alpn", "h2")) {
+        wk_lost(w, "the edge answered 101 without ALPN: h2");
+        return;
+    }
     f = h1_find(&w->resp, "ptth-public-url");
     if (f == NULL) {
         wk_lost(w, "the edge did not send Ptth-Public-Url");
@@ -1065,6 +1086,7 @@ wk_on_open(void *arg)
     const char *want = cfg->name ? cfg->name : (w->name[0] ? w->name : NULL);
     bool v6 = strchr(cfg->edge_host, ':') != NULL;
 
+    w->opened = true;
     if (cfg->ntokens > 0)
         auth = xasprintf("Authorization: Bearer %s\r\n", cfg->tokens[0]);
     if (want != NULL)
@@ -1114,9 +1136,10 @@ wk_on_error(void *arg, int rc)
     struct wk *w = arg;
     char why[300];
 
-    if (rc == PTTH_ETLS) {
+    if (rc == PTTH_ETLS && !w->opened) {
         /* Verification and handshake failures are not transient: exit 5
-         * rather than retry (SPEC 3.5). */
+         * rather than retry (SPEC 3.5). A TLS error on a connection whose
+         * handshake is done (wk_on_open moved it on) is a lost one. */
         log_err("expose", "TLS with the edge %s: %s%s", w->cfg->edge_url,
                 conn_verify_failed(w->conn) ? "cannot verify it: " : "",
                 conn_errstr(w->conn));
@@ -1148,6 +1171,7 @@ on_dialed(void *arg, int rc, const char *errmsg)
     dial_take_xport(w->dial, &x);
     w->dial = NULL;
     w->state = WK_HANDSHAKE;
+    w->opened = false;
     w->conn = conn_new(w->loop, &x, w->tls, w->tls ? w->cfg->edge_host : NULL,
                        &wk_conn_cbs, w);
     /* --connect-timeout again, for TLS and the upgrade handshake. */
@@ -1168,7 +1192,10 @@ static void
 on_grace_over(void *arg)
 {
     struct wk *w = arg;
-    log_warn(w->name, "grace period over: closing");
+    if (w->lingering)
+        log_info(w->name, "the edge did not close after GOAWAY: closing");
+    else
+        log_warn(w->name, "grace period over: closing");
     wk_finish(w, w->exec_done ? w->exec_status : PTTH_EXIT_OK);
 }
 

@@ -6,7 +6,7 @@
 # shellcheck disable=SC1091,SC2154 # testlib.sh, top_srcdir: from make check
 . "$top_srcdir/tests/lib/testlib.sh"
 
-plan 62
+plan 63
 
 CURL="curl -sS --max-time 10"
 
@@ -154,6 +154,8 @@ is "$(hs_field "$head" upgrade)" ptth "101 carries Upgrade: ptth"
 like "$(hs_field "$head" connection)" '^[Uu]pgrade$' "101 carries Connection: Upgrade"
 is "$(hs_field "$head" ptth-public-url)" "http://site.localhost:$port/" \
     "101 carries Ptth-Public-Url: http://site.localhost:PORT/"
+is "$(printf '%s\n' "$head" | tr -d '\r' | grep -cxE 'Connection: Upgrade|Upgrade: ptth|ALPN: h2|Ptth-Public-Url: http://site\.localhost:[0-9]+/')" \
+    4 "the 101's fields are written as SPEC 4 writes them"
 hs_open "$port" '' && fb=$HSFD && head=$(hs_head "$HSFD")
 like "$(hs_field "$head" ptth-public-url)" "^http://[a-z0-9]+\.localhost:$port/\$" \
     "no ?name: the edge assigns a random name"

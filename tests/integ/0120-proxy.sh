@@ -10,7 +10,7 @@
 : "${ORIGIN:=$(cd "$(dirname "$0")/../.." && pwd)/tests/helpers/origin}"
 [ -x "$ORIGIN" ] || skip_all "no origin helper ($ORIGIN)"
 
-plan 123
+plan 131
 
 CURL="curl -sS --max-time 20"
 
@@ -571,6 +571,10 @@ if command -v python3 >/dev/null; then
     fake_edge='
 import socket, sys
 url = sys.argv[1].encode()
+fields = (sys.argv[2] if len(sys.argv) > 2 and sys.argv[2] else
+          "Connection: Upgrade|Upgrade: ptth|ALPN: h2").replace("|", "\r\n")
+hold = len(sys.argv) > 3 and sys.argv[3] == "hold"
+held = []
 l = socket.socket()
 l.bind(("127.0.0.1", 0))
 l.listen(16)
@@ -583,9 +587,12 @@ while True:
         if not b:
             break
         d += b
-    c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
-              b"Upgrade: ptth\r\nPtth-Public-Url: " + url + b"\r\n\r\n")
-    c.close()
+    c.sendall(b"HTTP/1.1 101 Switching Protocols\r\n" + fields.encode() +
+              b"\r\nPtth-Public-Url: " + url + b"\r\n\r\n")
+    if hold:
+        held.append(c)  # never read, never closed
+    else:
+        c.close()
 '
     start fe python3 -c "$fake_edge" http://x.localhost/
     fport=$(wait_ready fe 10)
@@ -605,8 +612,77 @@ while True:
         "a Ptth-Public-Url with a blank: exit 4, nothing on stdout"
     like "$(cat "$TMP/last.err")" 'Ptth-Public-Url that is not a URL' "... says why"
     kill "$(pid_of fe2)"
+    # A 101 must name h2 in ALPN and carry Connection: Upgrade (SPEC 4,
+    # PTTH-01); anything else is a failed handshake, not a tunnel.
+    n=0
+    for f in "Connection: Upgrade|Upgrade: ptth" \
+        "Connection: Upgrade|Upgrade: ptth|ALPN: http%2F1.1" \
+        "Upgrade: ptth|ALPN: h2"; do
+        n=$((n + 1))
+        start "fe3$n" python3 -c "$fake_edge" http://x.localhost/ "$f"
+        fport=$(wait_ready "fe3$n" 10)
+        st=$(exit_status timeout 30 "$PTTH" expose \
+            -e "http://127.0.0.1:$fport" -n x --retries 0 "$oport")
+        is "$st:$(cat "$TMP/last.out")" 4: \
+            "a 101 with only '$f': exit 4, nothing on stdout"
+        kill "$(pid_of "fe3$n")"
+    done
+    like "$(cat "$TMP/last.err")" 'without Connection: Upgrade' "... says why"
+    # SIGTERM with nothing in flight, against an edge that keeps its side
+    # open after our GOAWAY: exit 0 after a short linger, not after the
+    # whole --grace (it took 30 s here).
+    start fe4 python3 -c "$fake_edge" http://x.localhost/ "" hold
+    fport=$(wait_ready fe4 10)
+    start wl "$PTTH" expose -e "http://127.0.0.1:$fport" -n x --grace 30 \
+        "$oport"
+    wait_ready wl 10 >/dev/null
+    kill -TERM "$(pid_of wl)"
+    exits wl 5 0 "SIGTERM, idle, the edge never closes: exit 0 within 5 s"
+    kill "$(pid_of fe4)"
 else
-    skip 4 "python3 is needed for the fake edge"
+    skip 9 "python3 is needed for the fake edge"
+fi
+# TLS: a failed handshake exits 5 at once (SPEC 3.5), but a TLS error on a
+# connection whose handshake was done is a lost connection (it exited 5).
+tls_edge='
+import os, socket, ssl, sys
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+l = socket.socket()
+l.bind(("127.0.0.1", 0))
+l.listen(16)
+print(l.getsockname()[1], flush=True)
+while True:
+    c, _ = l.accept()
+    try:
+        t = ctx.wrap_socket(c, server_side=True)
+        d = b""
+        while b"\r\n\r\n" not in d:
+            b = t.recv(4096)
+            if not b:
+                break
+            d += b
+        os.write(t.fileno(), b"\x17\x03\x03\x00\x05 not a TLS record")
+    except (OSError, ssl.SSLError):
+        pass
+    c.close()
+'
+if command -v python3 >/dev/null && python3 -c 'import ssl' 2>/dev/null &&
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -days 2 -subj /CN=localhost -keyout "$TMP/fk.pem" \
+        -out "$TMP/fc.pem" >"$TMP/openssl.log" 2>&1; then
+    start fe5 python3 -c "$tls_edge" "$TMP/fc.pem" "$TMP/fk.pem"
+    fport=$(wait_ready fe5 10)
+    st=$(exit_status timeout 30 "$PTTH" expose -k \
+        -e "https://localhost:$fport" -n x --retries 1 "$oport")
+    is "$st" 4 "TLS error after the TLS handshake: failed attempts, exit 4"
+    like "$(cat "$TMP/last.err")" 'giving up after 2 attempts' "... both counted"
+    kill "$(pid_of fe5)"
+    st=$(exit_status timeout 30 "$PTTH" expose \
+        -e "https://localhost:$port" -n x --retries 3 "$oport")
+    is "$st" 5 "an https:// URL for the plain HTTP edge: exit 5 at once"
+else
+    skip 3 "python3 with ssl and openssl are needed for the TLS fake edge"
 fi
 
 # ---------------------------------------------------- --exec
