@@ -6,10 +6,12 @@
 #include "cfg.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -133,6 +135,13 @@ parse_url(const char *url, char **scheme, char **host, int *port, char **path)
         fprintf(stderr, "ptth: out of memory parsing '%s'\n", url);
         return PTTH_EIO;
     }
+    {
+        /* libcurl reads http:///x as http://x/: an empty authority is
+         * refused here instead. */
+        const char *a = strstr(url, "://");
+        if (a == NULL || a[3] == '/' || a[3] == '\0')
+            goto out;
+    }
     if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) !=
         CURLUE_OK)
         goto out;
@@ -223,9 +232,15 @@ read_token_file(struct cfg *cfg, const struct optval *v, bool first_only)
     char line[MAX_TOKEN_LEN + 2];
     int lineno = 0;
     size_t before = cfg->ntokens;
+    struct stat st;
 
     if (f == NULL) {
         cli_error(cfg->cmd, "%s '%s': %s", v->src, v->str, strerror(errno));
+        return PTTH_ENOENT;
+    }
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        cli_error(cfg->cmd, "%s '%s': is a directory", v->src, v->str);
+        fclose(f);
         return PTTH_ENOENT;
     }
     while (fgets(line, sizeof(line), f) != NULL) {
@@ -260,6 +275,11 @@ read_token_file(struct cfg *cfg, const struct optval *v, bool first_only)
             break;
     }
     ptth_wipe(line, sizeof(line));
+    if (ferror(f)) {
+        cli_error(cfg->cmd, "%s '%s': cannot read it", v->src, v->str);
+        fclose(f);
+        return PTTH_ENOENT;
+    }
     fclose(f);
     if (cfg->ntokens == before) {
         cli_error(cfg->cmd, "%s '%s': no token in file", v->src, v->str);
@@ -311,8 +331,10 @@ load_tokens(struct cfg *cfg, const struct cli *c)
     return file->set ? read_token_file(cfg, file, true) : 0;
 }
 
+/* Checks that the file (or with |dir_ok| the directory) of |v| can be
+ * read. Returns 0 or PTTH_ENOENT (said here). */
 static int
-need_readable(const struct cfg *cfg, const struct optval *v)
+need_readable(const struct cfg *cfg, const struct optval *v, bool dir_ok)
 {
     struct stat st;
 
@@ -320,7 +342,7 @@ need_readable(const struct cfg *cfg, const struct optval *v)
         cli_error(cfg->cmd, "%s '%s': %s", v->src, v->str, strerror(errno));
         return PTTH_ENOENT;
     }
-    if (S_ISDIR(st.st_mode)) {
+    if (S_ISDIR(st.st_mode) && !dir_ok) {
         cli_error(cfg->cmd, "%s '%s': is a directory", v->src, v->str);
         return PTTH_ENOENT;
     }
@@ -439,8 +461,8 @@ load_serve(struct cfg *cfg, const struct cli *c)
         return PTTH_EINVAL;
     }
     if (c->v[O_TLS_CERT].set) {
-        if ((rc = need_readable(cfg, &c->v[O_TLS_CERT])) != 0 ||
-            (rc = need_readable(cfg, &c->v[O_TLS_KEY])) != 0)
+        if ((rc = need_readable(cfg, &c->v[O_TLS_CERT], false)) != 0 ||
+            (rc = need_readable(cfg, &c->v[O_TLS_KEY], false)) != 0)
             return rc;
         cfg->tls_cert = xstrdup(c->v[O_TLS_CERT].str);
         cfg->tls_key = xstrdup(c->v[O_TLS_KEY].str);
@@ -490,7 +512,7 @@ load_edge(struct cfg *cfg, const struct cli *c)
     free(path);
     cfg->insecure = c->v[O_INSECURE].count > 0;
     if (c->v[O_CACERT].set) {
-        if ((rc = need_readable(cfg, &c->v[O_CACERT])) != 0)
+        if ((rc = need_readable(cfg, &c->v[O_CACERT], true)) != 0)
             return rc;
         cfg->cacert = xstrdup(c->v[O_CACERT].str);
     }
@@ -524,6 +546,21 @@ target_error(const struct cfg *cfg, const char *t)
     return PTTH_EINVAL;
 }
 
+/* The length of the scheme when |t| starts with SCHEME:// (RFC 3986
+ * letters, digits, '+', '-', '.'), else 0. */
+static size_t
+url_scheme_len(const char *t)
+{
+    size_t n = 0;
+
+    if (!isalpha((unsigned char)t[0]))
+        return 0;
+    while (isalnum((unsigned char)t[n]) || t[n] == '+' || t[n] == '-' ||
+           t[n] == '.')
+        n++;
+    return strncmp(t + n, "://", 3) == 0 ? n : 0;
+}
+
 static int
 load_target(struct cfg *cfg, const char *t, bool tcp)
 {
@@ -546,13 +583,21 @@ load_target(struct cfg *cfg, const char *t, bool tcp)
     }
     if (tcp)
         return target_error(cfg, t);
-    if (strncmp(t, "http://", 7) == 0 || strncmp(t, "https://", 8) == 0) {
+    if (strncasecmp(t, "http://", 7) == 0 ||
+        strncasecmp(t, "https://", 8) == 0) {
         int rc = parse_url(t, &cfg->up_scheme, &cfg->up_host, &cfg->up_port,
                            &cfg->up_prefix);
 
         if (rc == PTTH_EIO)
             return rc;
         return rc != 0 ? target_error(cfg, t) : 0;
+    }
+    if (url_scheme_len(t) > 0) {
+        cli_error(cfg->cmd,
+                  "TARGET '%s': unsupported scheme '%.*s' (http:// and "
+                  "https:// only)",
+                  t, (int)url_scheme_len(t), t);
+        return PTTH_EINVAL;
     }
     if (strncmp(t, "unix:", 5) == 0) {
         if (t[5] == '\0')

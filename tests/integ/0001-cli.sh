@@ -2,7 +2,7 @@
 # The command line: help, version, usage errors and their exit statuses.
 . "$top_srcdir/tests/lib/testlib.sh"
 
-plan 49
+plan 56
 
 out=$("$PTTH" --version)
 is "$?" 0 "--version exits 0"
@@ -68,6 +68,18 @@ usage_error "unknown short option" "'-Z'" serve -Z
 usage_error "missing value" "'--edge' needs a value" expose --edge
 usage_error "bad NAME named" "NAME 'Bad_Name'" expose -n Bad_Name 80
 usage_error "bad TARGET named" "TARGET 'nonsense'" expose nonsense
+# SPEC 3.2: a TARGET that is none of the forms is a usage error; a URL of
+# another scheme is one (it was taken for a missing path: exit 3), and so
+# is an http URL without a host (it was read as http://x/).
+usage_error "ftp:// TARGET: unsupported scheme" \
+    "TARGET 'ftp://example.com/': unsupported scheme 'ftp'" \
+    expose ftp://example.com/
+usage_error "file:// TARGET: unsupported scheme" "unsupported scheme 'file'" \
+    expose file:///tmp
+usage_error "http:///x TARGET: no host" "invalid TARGET 'http:///x'" \
+    expose http:///x
+usage_error "-e http:///x: no host" "invalid -e 'http:///x'" \
+    expose -e http:///x 80
 usage_error "bad ADDR named" "'--listen' '1.2.3.4:99999'|--listen '1.2.3.4:99999'" \
     serve --listen 1.2.3.4:99999
 export PTTH_NAME=x_y
@@ -104,6 +116,14 @@ like "$(cat "$TMP/last.err")" "TARGET './no/such/dir': No such file" \
     "missing directory named"
 st=$(exit_status "$PTTH" serve --token-file "$TMP/none")
 is "$st" 3 "missing token file exits 3"
+mkdir -p "$TMP/tokdir"
+st=$(exit_status "$PTTH" serve --token-file "$TMP/tokdir")
+is "$st:$(cat "$TMP/last.err")" "3:ptth: serve: --token-file '$TMP/tokdir': is a directory" \
+    "a directory as the token file: exit 3, said so (it was exit 2, 'no token')"
+# Schemes are case-insensitive: HTTP:// is a URL target (exit 4: no edge).
+st=$(exit_status timeout 20 "$PTTH" expose --retries 0 -e http://127.0.0.1:1 \
+    HTTP://127.0.0.1:1/)
+is "$st" 4 "HTTP:// TARGET is an http URL"
 
 # Secrets never echoed in errors.
 st=$(exit_status "$PTTH" serve --token 'sec ret')

@@ -11,7 +11,7 @@
 
 command -v socat >/dev/null || skip_all "socat not installed"
 
-plan 49
+plan 50
 
 # svc NAME SOCAT-ADDRESS: a socat service on a free loopback port (socat
 # -d -d names the port it bound); sets SPORT.
@@ -286,12 +286,18 @@ if openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     out=$(printf 'add\n' | SSL_CERT_FILE="$TMP/other.pem" "${C[@]}" "${T[@]}" \
         --cacert "$TMP/cert.pem" box 2>"$TMP/tls5.err")
     is "$?:$out" "0:add" "--cacert adds a CA: the added one counts"
+    # A directory of PEM files, as the man page says (it was refused: exit 3).
+    mkdir -p "$TMP/cadir"
+    cp "$TMP/cert.pem" "$TMP/cadir/edge.pem"
+    out=$(printf 'dir\n' | SSL_CERT_FILE="$TMP/other.pem" "${C[@]}" "${T[@]}" \
+        --cacert "$TMP/cadir" box 2>"$TMP/tls6.err")
+    is "$?:$out" "0:dir" "--cacert DIR: the directory's CA counts"
     st=$(SSL_CERT_FILE="$TMP/other.pem" exit_status "${C[@]}" "${T[@]}" box \
         </dev/null)
     is "$st" 5 "neither store nor --cacert has the edge's CA: exit 5"
 else
     diag "openssl failed:" "$(cat "$TMP/openssl.log")"
-    skip 7 "openssl cannot make a certificate"
+    skip 8 "openssl cannot make a certificate"
 fi
 
 # ---------------------------------------------------------------- ssh
