@@ -919,7 +919,9 @@ wk_up(struct wk *w, const char *url)
         log_msg(LOG_LV_WARN, w->name, "forwarding %s -> %s", url,
                 w->cfg->target);
     } else {
-        log_info(w->name, "reconnected: %s", url);
+        /* The loss was said at this level: so is the way back. */
+        log_msg(LOG_LV_WARN, w->name, "reconnected: forwarding %s -> %s", url,
+                w->cfg->target);
     }
     w->state = WK_UP;
     w->up_ms = loop_now_ms(w->loop);

@@ -10,7 +10,7 @@
 : "${ORIGIN:=$(cd "$(dirname "$0")/../.." && pwd)/tests/helpers/origin}"
 [ -x "$ORIGIN" ] || skip_all "no origin helper ($ORIGIN)"
 
-plan 131
+plan 132
 
 CURL="curl -sS --max-time 20"
 
@@ -518,6 +518,10 @@ ok "the random-name worker is back under the same URL" \
     poll_200 30 -H "Host: $rname.localhost" "${url}hello"
 is "$(wc -l <"$TMP/wrand.out") $(head -n 1 "$TMP/wrand.out")" "1 $rand_url" \
     "a reconnect prints no new URL"
+# ... but stderr, which said the link was lost, says it is back.
+wait_log "$TMP/wrand.err" "reconnected: forwarding $rand_url -> " 10
+ok "a reconnect is said on stderr at the default level" \
+    grep -qF "reconnected: forwarding $rand_url -> " "$TMP/wrand.err"
 
 # ---------------------------------------------------- tokens, pools, exits
 printf 'tok-one\ntok-two\n' >"$TMP/tokens"

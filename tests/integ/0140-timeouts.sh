@@ -311,9 +311,9 @@ ok "expose ping: a frozen edge is reported lost (logged)" \
 # TCP keepalive would take minutes.
 ok "expose ping: lost within 5 s at --ping-interval 0.4 (${ms} ms)" \
     test "$ms" -le 5000
-wait_log "$TMP/w3.err" 'reconnected: http://frozen.localhost:' 10
+wait_log "$TMP/w3.err" 'reconnected: forwarding http://frozen.localhost:' 10
 ok "expose ping: the worker reconnects once the edge answers again" \
-    grep -q 'reconnected: http://frozen\.localhost:' "$TMP/w3.err"
+    grep -q 'reconnected: forwarding http://frozen\.localhost:' "$TMP/w3.err"
 is "$(curl -sS -m 5 -H 'Host: frozen.localhost' "$url2")" hello \
     "expose ping: the tunnel answers again after the reconnect"
 
