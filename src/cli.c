@@ -494,7 +494,7 @@ cli_parse(struct cli *c, int argc, char **argv)
             cli_error(CMD_NONE, "usage: ptth help [COMMAND]");
             return PTTH_EINVAL;
         }
-        if (c->noperands == 1 &&
+        if (c->noperands == 1 && strcmp(c->operands[0], "help") != 0 &&
             (c->cmd = lookup_cmd(c->operands[0])) == CMD_NONE) {
             cli_error(CMD_NONE, "unknown command '%s' (see 'ptth --help')",
                       c->operands[0]);

@@ -2,7 +2,7 @@
 # The command line: help, version, usage errors and their exit statuses.
 . "$top_srcdir/tests/lib/testlib.sh"
 
-plan 56
+plan 57
 
 out=$("$PTTH" --version)
 is "$?" 0 "--version exits 0"
@@ -43,6 +43,8 @@ for cmd in serve expose connect; do
     is "$a" "$b" "ptth help $cmd = ptth $cmd --help"
 done
 like "$("$PTTH" -h expose 2>&1)" '^Usage: ptth expose' "-h before the command"
+is "$("$PTTH" help help; echo "rc=$?")" "$("$PTTH" --help; echo "rc=$?")" \
+    "ptth help help = ptth --help (help is a command of ptth(1))"
 
 # usage_error NAME PATTERN ARGS...: exit 2 and one stderr line matching.
 usage_error() {
