@@ -825,6 +825,7 @@ on_header_cb(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t *name,
 
     (void)flags;
     (void)ud;
+    h2_trace_field("connect", f->hd.stream_id, name, namelen, value, valuelen);
     if (s == NULL || f->hd.type != NGHTTP2_HEADERS ||
         f->headers.cat != NGHTTP2_HCAT_RESPONSE || namelen != 7 ||
         memcmp(name, ":status", 7) != 0)
@@ -859,11 +860,21 @@ cs_on_response(struct cs *s)
 }
 
 static int
+on_frame_send_cb(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
+{
+    (void)ng;
+    (void)ud;
+    h2_trace_frame("connect", "send", f);
+    return 0;
+}
+
+static int
 on_frame_recv_cb(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
 {
     struct link *lk = ud;
     struct cs *s;
 
+    h2_trace_frame("connect", "recv", f);
     if (f->hd.type == NGHTTP2_GOAWAY) {
         log_info("connect", "the edge sent GOAWAY (%s)",
                  nghttp2_http2_strerror(f->goaway.error_code));
@@ -1408,6 +1419,7 @@ set_callbacks(struct cl *cl)
     nghttp2_session_callbacks_new(&c);
     nghttp2_session_callbacks_set_on_header_callback(c, on_header_cb);
     nghttp2_session_callbacks_set_on_frame_recv_callback(c, on_frame_recv_cb);
+    nghttp2_session_callbacks_set_on_frame_send_callback(c, on_frame_send_cb);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(c,
                                                               on_data_chunk_cb);
     nghttp2_session_callbacks_set_on_stream_close_callback(c,

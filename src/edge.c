@@ -227,6 +227,32 @@ ctag(const struct client *cl, char *buf, size_t n)
     return buf;
 }
 
+/* Protocol traces (-vvv) of the worker links (w) and of HTTP/2 clients
+ * (c), with their tags. */
+static void
+trace_frame(char kind, unsigned long id, const char *dir,
+            const nghttp2_frame *f)
+{
+    char tag[24];
+
+    if (!log_enabled(LOG_LV_TRACE))
+        return;
+    snprintf(tag, sizeof(tag), "%c%lu", kind, id);
+    h2_trace_frame(tag, dir, f);
+}
+
+static void
+trace_field(char kind, unsigned long id, int32_t sid, const uint8_t *name,
+            size_t namelen, const uint8_t *value, size_t valuelen)
+{
+    char tag[24];
+
+    if (!log_enabled(LOG_LV_TRACE))
+        return;
+    snprintf(tag, sizeof(tag), "%c%lu", kind, id);
+    h2_trace_field(tag, sid, name, namelen, value, valuelen);
+}
+
 /* ---------------------------------------------------------------- xfer */
 
 static struct xfer *
@@ -903,7 +929,8 @@ up_header_cb(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
     struct hdr_list *l;
 
     (void)flags;
-    (void)ud;
+    trace_field('w', ((struct worker *)ud)->id, f->hd.stream_id, name, namelen,
+                value, valuelen);
     if (x == NULL || f->hd.type != NGHTTP2_HEADERS)
         return 0;
     if (namelen == 7 && memcmp(name, ":status", 7) == 0) {
@@ -932,11 +959,20 @@ up_header_cb(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
 }
 
 static int
+up_frame_send_cb(nghttp2_session *s, const nghttp2_frame *f, void *ud)
+{
+    (void)s;
+    trace_frame('w', ((struct worker *)ud)->id, "send", f);
+    return 0;
+}
+
+static int
 up_frame_recv_cb(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 {
     struct worker *w = ud;
     struct xfer *x;
 
+    trace_frame('w', w->id, "recv", f);
     w->last_rx = loop_now_ms(w->e->loop);
     if (f->hd.type == NGHTTP2_GOAWAY) {
         char tag[24];
@@ -2098,7 +2134,8 @@ down_header_cb(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
     char **dst = NULL;
 
     (void)flags;
-    (void)ud;
+    trace_field('c', ((struct client *)ud)->id, f->hd.stream_id, name, namelen,
+                value, valuelen);
     if (x == NULL || f->hd.type != NGHTTP2_HEADERS)
         return 0;
     if (f->headers.cat != NGHTTP2_HCAT_REQUEST)
@@ -2131,7 +2168,7 @@ down_frame_recv_cb(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 {
     struct xfer *x;
 
-    (void)ud;
+    trace_frame('c', ((struct client *)ud)->id, "recv", f);
     if (f->hd.stream_id == 0)
         return 0;
     x = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
@@ -2191,6 +2228,7 @@ down_frame_send_cb(nghttp2_session *s, const nghttp2_frame *f, void *ud)
     struct client *cl = ud;
     struct xfer *x;
 
+    trace_frame('c', cl->id, "send", f);
     if (f->hd.type == NGHTTP2_WINDOW_UPDATE) {
         /* The client may send again: its idle time starts now, not at
          * the last check of xfer_body_idle (up to --idle-timeout ago). */
@@ -2622,6 +2660,7 @@ set_callbacks(struct edge *e)
         c, up_begin_headers_cb);
     nghttp2_session_callbacks_set_on_header_callback(c, up_header_cb);
     nghttp2_session_callbacks_set_on_frame_recv_callback(c, up_frame_recv_cb);
+    nghttp2_session_callbacks_set_on_frame_send_callback(c, up_frame_send_cb);
     nghttp2_session_callbacks_set_send_data_callback(c, up_send_data_cb);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(c,
                                                               up_data_chunk_cb);

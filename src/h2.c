@@ -11,6 +11,7 @@
 #include "buf.h"
 #include "conn.h"
 #include "hdr.h"
+#include "log.h"
 #include "util.h"
 
 const char *
@@ -202,4 +203,90 @@ h2_nv_from_list(nghttp2_nv *nv, const struct hdr_list *l)
         nv[i].flags = NGHTTP2_NV_FLAG_NONE;
     }
     return l->n;
+}
+
+static const char *
+frame_name(uint8_t type)
+{
+    static const char *const names[] = {
+        "DATA",         "HEADERS", "PRIORITY", "RST_STREAM",    "SETTINGS",
+        "PUSH_PROMISE", "PING",    "GOAWAY",   "WINDOW_UPDATE", "CONTINUATION"};
+
+    return type < PTTH_ARRAY_LEN(names) ? names[type] : "UNKNOWN";
+}
+
+/* One field of a trace, the value redacted if it is a credential. */
+static void
+trace_field(const char *tag, const char *dir, int32_t sid, const uint8_t *name,
+            size_t namelen, const uint8_t *value, size_t valuelen)
+{
+    char n[64];
+    size_t k = namelen < sizeof(n) - 1 ? namelen : sizeof(n) - 1;
+
+    memcpy(n, name, k);
+    n[k] = '\0';
+    if (log_is_secret_header(n))
+        log_msg(LOG_LV_TRACE, tag, "%s stream=%d %.*s: [redacted]", dir,
+                (int)sid, (int)namelen, (const char *)name);
+    else
+        log_msg(LOG_LV_TRACE, tag, "%s stream=%d %.*s: %.*s", dir, (int)sid,
+                (int)namelen, (const char *)name, (int)valuelen,
+                (const char *)value);
+}
+
+void
+h2_trace_frame(const char *tag, const char *dir, const nghttp2_frame *f)
+{
+    const nghttp2_frame_hd *hd = &f->hd;
+    char extra[96] = "";
+    size_t i;
+
+    if (!log_enabled(LOG_LV_TRACE))
+        return;
+    switch (hd->type) {
+    case NGHTTP2_RST_STREAM:
+        snprintf(extra, sizeof(extra), " error=%s",
+                 nghttp2_http2_strerror(f->rst_stream.error_code));
+        break;
+    case NGHTTP2_GOAWAY:
+        snprintf(extra, sizeof(extra), " last_stream=%d error=%s",
+                 (int)f->goaway.last_stream_id,
+                 nghttp2_http2_strerror(f->goaway.error_code));
+        break;
+    case NGHTTP2_WINDOW_UPDATE:
+        snprintf(extra, sizeof(extra), " increment=%d",
+                 (int)f->window_update.window_size_increment);
+        break;
+    case NGHTTP2_SETTINGS:
+        snprintf(extra, sizeof(extra), " entries=%zu", f->settings.niv);
+        break;
+    default:
+        break;
+    }
+    log_msg(LOG_LV_TRACE, tag, "%s %s stream=%d length=%zu flags=0x%02x%s%s%s",
+            dir, frame_name(hd->type), (int)hd->stream_id, hd->length,
+            (unsigned)hd->flags,
+            (hd->flags & NGHTTP2_FLAG_END_STREAM) &&
+                    (hd->type == NGHTTP2_DATA || hd->type == NGHTTP2_HEADERS)
+                ? " END_STREAM"
+                : "",
+            (hd->flags & NGHTTP2_FLAG_ACK) &&
+                    (hd->type == NGHTTP2_SETTINGS || hd->type == NGHTTP2_PING)
+                ? " ACK"
+                : "",
+            extra);
+    if (hd->type == NGHTTP2_HEADERS && f->headers.nva != NULL) {
+        for (i = 0; i < f->headers.nvlen; i++)
+            trace_field(tag, dir, hd->stream_id, f->headers.nva[i].name,
+                        f->headers.nva[i].namelen, f->headers.nva[i].value,
+                        f->headers.nva[i].valuelen);
+    }
+}
+
+void
+h2_trace_field(const char *tag, int32_t sid, const uint8_t *name,
+               size_t namelen, const uint8_t *value, size_t valuelen)
+{
+    if (log_enabled(LOG_LV_TRACE))
+        trace_field(tag, "recv", sid, name, namelen, value, valuelen);
 }

@@ -83,6 +83,15 @@ ssize_t h2_read_queue(nghttp2_session *s, int32_t sid, struct conn *c,
  * for the callback to return. */
 int h2_send_queued(struct conn *c, const nghttp2_frame *frame,
                    const uint8_t *framehd, struct bufq *q, size_t length);
+/* Protocol traces (-vvv, log level trace), tagged |tag|: one line for a
+ * frame sent or received (|dir| "send" or "recv"), with the fields of a
+ * sent HEADERS frame, and one line for a received header field. Values
+ * of credential fields are written as [redacted]. Cheap no-ops below the
+ * trace level. */
+void h2_trace_frame(const char *tag, const char *dir, const nghttp2_frame *f);
+void h2_trace_field(const char *tag, int32_t sid, const uint8_t *name,
+                    size_t namelen, const uint8_t *value, size_t valuelen);
+
 /* Makes an nv entry from C strings (nghttp2 copies them). */
 nghttp2_nv h2_nv(const char *name, const char *value);
 

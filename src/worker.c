@@ -84,6 +84,10 @@ struct wstream {
     bool local_shut;    /* END_STREAM passed on as a half-close */
     /* directory TARGET: the response's data source (static.c) */
     struct static_req *sreq;
+    /* for the request line of -v */
+    uint64_t start_ms;
+    int status;    /* of the final response head sent, 0 before */
+    uint64_t sent; /* DATA payload bytes sent */
 };
 
 struct wk {
@@ -144,6 +148,7 @@ stream_new(struct wk *w, int32_t sid)
 
     s->w = w;
     s->sid = sid;
+    s->start_ms = loop_now_ms(w->loop);
     hdr_list_init(&s->fields);
     hdr_list_init(&s->trailers);
     bufq_init(&s->resp, BUF_CHUNK_SIZE, RESP_CAP);
@@ -570,7 +575,8 @@ on_header_cb(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t *name,
     char **dst = NULL;
 
     (void)flags;
-    (void)ud;
+    h2_trace_field(((struct wk *)ud)->name, f->hd.stream_id, name, namelen,
+                   value, valuelen);
     if (s == NULL || f->hd.type != NGHTTP2_HEADERS ||
         f->headers.cat != NGHTTP2_HCAT_REQUEST)
         return 0;
@@ -604,6 +610,7 @@ on_frame_recv_cb(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
     struct wk *w = ud;
     struct wstream *s;
 
+    h2_trace_frame(w->name, "recv", f);
     if (f->hd.type == NGHTTP2_GOAWAY) {
         log_info(w->name, "the edge sent GOAWAY");
         w->draining = true;
@@ -662,15 +669,50 @@ on_data_chunk_cb(nghttp2_session *ng, uint8_t flags, int32_t sid,
     return 0;
 }
 
+/* Traces the frame; with -v, notes the status and size of responses for
+ * the request line written when the stream closes. */
+static int
+on_frame_send_cb(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
+{
+    struct wk *w = ud;
+    struct wstream *s;
+    size_t i;
+
+    h2_trace_frame(w->name, "send", f);
+    if (f->hd.stream_id == 0 || !log_enabled(LOG_LV_INFO))
+        return 0;
+    s = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id);
+    if (s == NULL)
+        return 0;
+    if (f->hd.type == NGHTTP2_DATA) {
+        s->sent += f->hd.length;
+    } else if (f->hd.type == NGHTTP2_HEADERS && s->status == 0) {
+        for (i = 0; i < f->headers.nvlen; i++) {
+            const nghttp2_nv *nv = &f->headers.nva[i];
+            if (nv->namelen == 7 && memcmp(nv->name, ":status", 7) == 0 &&
+                nv->valuelen == 3 && nv->value[0] >= '2' && nv->value[0] <= '9')
+                s->status = (nv->value[0] - '0') * 100 +
+                            (nv->value[1] - '0') * 10 + (nv->value[2] - '0');
+        }
+    }
+    return 0;
+}
+
 static int
 on_stream_close_cb(nghttp2_session *ng, int32_t sid, uint32_t code, void *ud)
 {
     struct wstream *s = nghttp2_session_get_stream_user_data(ng, sid);
+    struct wk *w = ud;
 
-    (void)code;
-    (void)ud;
     if (s == NULL)
         return 0;
+    if (s->method != NULL)
+        log_info(w->name,
+                 "request method=%s path=%s status=%d bytes=%llu ms=%llu%s",
+                 s->method, s->path != NULL ? s->path : "", s->status,
+                 (unsigned long long)s->sent,
+                 (unsigned long long)(loop_now_ms(w->loop) - s->start_ms),
+                 code != NGHTTP2_NO_ERROR ? " reset" : "");
     nghttp2_session_set_stream_user_data(ng, sid, NULL);
     s->closed = true;
     if (s->up != NULL) {
@@ -1238,6 +1280,7 @@ set_callbacks(struct wk *w)
         c, on_begin_headers_cb);
     nghttp2_session_callbacks_set_on_header_callback(c, on_header_cb);
     nghttp2_session_callbacks_set_on_frame_recv_callback(c, on_frame_recv_cb);
+    nghttp2_session_callbacks_set_on_frame_send_callback(c, on_frame_send_cb);
     nghttp2_session_callbacks_set_send_data_callback(c, wk_send_data_cb);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(c,
                                                               on_data_chunk_cb);

@@ -10,7 +10,7 @@
 : "${ORIGIN:=$(cd "$(dirname "$0")/../.." && pwd)/tests/helpers/origin}"
 [ -x "$ORIGIN" ] || skip_all "no origin helper ($ORIGIN)"
 
-plan 132
+plan 139
 
 CURL="curl -sS --max-time 20"
 
@@ -701,6 +701,34 @@ is "$st" 3 "--exec 'exit 3': exit 3"
 st=$(exit_status timeout 30 "$PTTH" expose -e "$url" -n ex4 \
     --exec 'test "$PTTH_URL" = "http://ex4.localhost:'"$port"'/"' "$oport")
 is "$st" 0 "--exec: PTTH_URL is the public URL"
+
+# ---------------------------------------------------- -v and -vvv
+# -v: the worker writes a line a request. -vvv: HTTP/2 frames and header
+# fields on both sides, credentials redacted (ptth(1) SECURITY).
+start etr "$PTTH" serve -vvv -l 127.0.0.1:0
+trurl=$(wait_ready etr)
+expose wtr -vvv -e "$trurl" -n tr "$oport"
+r=$($CURL -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer s3krit-a' \
+    -H 'Cookie: s3krit-b=1' -H 'Host: tr.localhost' "${trurl}hello")
+is "$r" 200 "-vvv: the request is answered"
+wait_log "$TMP/wtr.err" 'request method=GET path=/hello status=200 bytes=6' 10
+ok "-v: the worker logs the request line" \
+    grep -q 'request method=GET path=/hello status=200 bytes=6 ' "$TMP/wtr.err"
+ok "-vvv: the worker traces the HEADERS it received" \
+    grep -qE 'T tr: recv HEADERS stream=1 length=[0-9]+ flags=0x05 END_STREAM' \
+    "$TMP/wtr.err"
+ok "-vvv: the worker traces its response fields" \
+    grep -q 'T tr: send stream=1 :status: 200' "$TMP/wtr.err"
+ok "-vvv: the edge traces the worker link" \
+    grep -qE 'T w[0-9]+: send HEADERS stream=1 ' "$TMP/etr.err"
+ok "-vvv: Authorization and Cookie redacted" \
+    grep -q 'authorization: \[redacted\]' "$TMP/wtr.err"
+nok "-vvv: no credential in either log" grep -q s3krit "$TMP/wtr.err" \
+    "$TMP/etr.err"
+kill -TERM "$(pid_of wtr)"
+reap wtr 10
+kill -TERM "$(pid_of etr)"
+reap etr 10
 
 # ---------------------------------------------------- the rest shuts down
 for w in wdown wslow wunix whp wurl wrand pool1 pool2; do
