@@ -2,7 +2,7 @@
 # The command line: help, version, usage errors and their exit statuses.
 . "$top_srcdir/tests/lib/testlib.sh"
 
-plan 57
+plan 56
 
 out=$("$PTTH" --version)
 is "$?" 0 "--version exits 0"
