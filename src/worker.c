@@ -101,6 +101,7 @@ struct wk {
     enum wk_state state;
     bool opened;    /* this connection's TLS handshake (if any) is done */
     bool lingering; /* stopping, drained, half-closed: waiting for EOF */
+    uint64_t retry_after_ms; /* of the last refusal: the least next wait */
     struct dial *dial;
     struct conn *conn;
     nghttp2_session *h2;
@@ -868,6 +869,9 @@ wk_lost(struct wk *w, const char *why)
         return;
     }
     ms = stable ? 0 : backoff_ms(w->failures);
+    if (ms < w->retry_after_ms)
+        ms = w->retry_after_ms; /* the edge asked for that long */
+    w->retry_after_ms = 0;
     if (was_up && !stable)
         log_warn(w->name,
                  "lost the edge (%s) %.1f s after connecting; "
@@ -937,6 +941,30 @@ start_exec(struct wk *w)
         return;
     }
     free(env[0]);
+}
+
+/* The wait a 503 or 429 asks for in Retry-After, when given in seconds
+ * (1 to 30: BACKOFF_MAX_MS bounds every wait), else 0. An HTTP date is
+ * ignored: the edge's clock need not match ours. */
+static uint64_t
+retry_after_ms(const struct h1_msg *r)
+{
+    const struct h1_field *f;
+    uint64_t secs = 0;
+    size_t i;
+
+    if (r->status != 503 && r->status != 429)
+        return 0;
+    f = h1_find(r, "retry-after");
+    if (f == NULL || f->value_len == 0 || f->value_len > 9)
+        return 0;
+    for (i = 0; i < f->value_len; i++) {
+        if (f->value[i] < '0' || f->value[i] > '9')
+            return 0;
+        secs = secs * 10 + (uint64_t)(f->value[i] - '0');
+    }
+    secs *= 1000;
+    return secs > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : secs;
 }
 
 /* The 101 arrived: remember the name and URL, start HTTP/2. */
@@ -1024,6 +1052,7 @@ wk_handshake_response(struct wk *w)
     default:
         snprintf(why, sizeof(why), "handshake refused: %d %s", w->resp.status,
                  h1_reason(w->resp.status));
+        w->retry_after_ms = retry_after_ms(&w->resp);
         wk_lost(w, why);
         return;
     }

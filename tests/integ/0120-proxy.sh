@@ -10,7 +10,7 @@
 : "${ORIGIN:=$(cd "$(dirname "$0")/../.." && pwd)/tests/helpers/origin}"
 [ -x "$ORIGIN" ] || skip_all "no origin helper ($ORIGIN)"
 
-plan 139
+plan 141
 
 CURL="curl -sS --max-time 20"
 
@@ -645,6 +645,38 @@ while True:
     kill "$(pid_of fe4)"
 else
     skip 9 "python3 is needed for the fake edge"
+fi
+# A 503 with Retry-After: the worker waits that long (at most 30 s) before
+# the next attempt, rather than its own backoff of about half a second.
+busy_edge='
+import socket
+l = socket.socket()
+l.bind(("127.0.0.1", 0))
+l.listen(16)
+print(l.getsockname()[1], flush=True)
+while True:
+    c, _ = l.accept()
+    d = b""
+    while b"\r\n\r\n" not in d:
+        b = c.recv(4096)
+        if not b:
+            break
+        d += b
+    c.sendall(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 2\r\n"
+              b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+    c.close()
+'
+if command -v python3 >/dev/null; then
+    start fe6 python3 -c "$busy_edge"
+    fport=$(wait_ready fe6 10)
+    st=$(exit_status timeout 30 "$PTTH" expose -e "http://127.0.0.1:$fport" \
+        -n x --retries 1 "$oport")
+    is "$st" 4 "503 twice with --retries 1: exit 4"
+    like "$(cat "$TMP/last.err")" '503 Service Unavailable; retrying in 2\.0 s' \
+        "503 with Retry-After: 2: the next attempt in 2.0 s"
+    kill "$(pid_of fe6)"
+else
+    skip 2 "python3 is needed for the fake edge"
 fi
 # TLS: a failed handshake exits 5 at once (SPEC 3.5), but a TLS error on a
 # connection whose handshake was done is a lost connection (it exited 5).
