@@ -1575,6 +1575,34 @@ h1_simple_response(struct client *cl, int status, const char *extra,
     conn_shutdown(cl->conn);
 }
 
+/* Refuses a worker's handshake (SPEC 4: no upgrade, the connection stays
+ * HTTP/1.1). Unless the request asked to close, or the edge is stopping,
+ * or earlier answers still wait to be read (pipelined refusals are not
+ * queued without bound), the connection stays open for the next request
+ * (a worker may retry with a token after a 401) and its idle time starts
+ * again. Returns true when it stays open. */
+static bool
+handshake_refuse(struct client *cl, int status, const char *extra,
+                 const char *body)
+{
+    char head[512];
+    int n;
+
+    if (!cl->req.keep_alive || cl->e->stopping ||
+        conn_out_len(cl->conn) >= CONN_OUT_HIGH) {
+        h1_simple_response(cl, status, extra, body);
+        return false;
+    }
+    timer_start(cl->idle, cl->e->cfg->idle_timeout_ms, 0);
+    n = snprintf(head, sizeof(head),
+                 "HTTP/1.1 %d %s\r\ncontent-type: text/plain; "
+                 "charset=utf-8\r\ncontent-length: %zu\r\n%s\r\n",
+                 status, h1_reason(status), strlen(body), extra ? extra : "");
+    conn_write(cl->conn, head, (size_t)n);
+    conn_write(cl->conn, body, strlen(body));
+    return true;
+}
+
 /* Percent-decodes s[0..n) into out (NUL-terminated). -1 on bad input. */
 static int
 pct_decode(const char *s, size_t n, char *out, size_t outlen)
@@ -1741,8 +1769,9 @@ parse_services(struct worker *w, const struct h1_msg *m)
     }
 }
 
-/* Handles "GET /.well-known/ptth/... Upgrade: ptth" on cl. */
-static void
+/* Handles "GET /.well-known/ptth/... Upgrade: ptth" on cl. Returns true
+ * when it refused and the connection stays HTTP/1.1 for more requests. */
+static bool
 handle_handshake(struct client *cl)
 {
     struct edge *e = cl->e;
@@ -1759,24 +1788,21 @@ handle_handshake(struct client *cl)
     ctag(cl, tag, sizeof(tag));
     if (strcmp(m->method, "GET") != 0 || !h1_has_token(m, "upgrade", "ptth") ||
         !h1_has_token(m, "connection", "upgrade")) {
-        h1_simple_response(cl, 426, "upgrade: ptth\r\n",
-                           "426 Upgrade Required: this endpoint is for "
-                           "workers (Upgrade: ptth)\n");
-        return;
+        return handshake_refuse(cl, 426, "upgrade: ptth\r\n",
+                                "426 Upgrade Required: this endpoint is for "
+                                "workers (Upgrade: ptth)\n");
     }
     if (!h1_has_token(m, "alpn", "h2")) {
-        h1_simple_response(cl, 400, NULL,
-                           "400 Bad Request: ALPN must offer h2\n");
-        return;
+        return handshake_refuse(cl, 400, NULL,
+                                "400 Bad Request: ALPN must offer h2\n");
     }
     st = handshake_name(e, m->target, name, sizeof(name));
     if (st != 0) {
-        h1_simple_response(cl, st, NULL,
-                           st == 403 ? "403 Forbidden: origin not served "
-                                       "by this edge\n"
-                                     : "400 Bad Request: bad tunnel name "
-                                       "or origin\n");
-        return;
+        return handshake_refuse(cl, st, NULL,
+                                st == 403 ? "403 Forbidden: origin not served "
+                                            "by this edge\n"
+                                          : "400 Bad Request: bad tunnel name "
+                                            "or origin\n");
     }
     f = h1_find(m, "authorization");
     if (f != NULL)
@@ -1786,19 +1812,17 @@ handle_handshake(struct client *cl)
          !auth_token_ok(cfg->tokens, cfg->ntokens, tok, toklen))) {
         log_warn(tag, "worker from %s refused: %s", cl->peer,
                  tok ? "unknown token" : "no token");
-        h1_simple_response(cl, 401,
-                           "www-authenticate: Bearer realm=\"ptth\"\r\n",
-                           "401 Unauthorized: a valid Bearer token is "
-                           "required\n");
-        return;
+        return handshake_refuse(cl, 401,
+                                "www-authenticate: Bearer realm=\"ptth\"\r\n",
+                                "401 Unauthorized: a valid Bearer token is "
+                                "required\n");
     }
     /* On an edge without tokens a presented token is not checked, but it
      * still owns the name: a pool is one token and one NAME. */
     if (e->stopping || e->nworkers >= MAX_WORKERS) {
-        h1_simple_response(cl, 503, "retry-after: 5\r\n",
-                           "503 Service Unavailable: the edge is at "
-                           "capacity\n");
-        return;
+        return handshake_refuse(cl, 503, "retry-after: 5\r\n",
+                                "503 Service Unavailable: the edge is at "
+                                "capacity\n");
     }
     if (name[0] == '\0')
         random_name(e, name);
@@ -1813,10 +1837,9 @@ handle_handshake(struct client *cl)
                      "worker from %s refused: name '%s' is held under "
                      "another token",
                      cl->peer, name);
-            h1_simple_response(cl, 409, NULL,
-                               "409 Conflict: this name is held by "
-                               "another token\n");
-            return;
+            return handshake_refuse(cl, 409, NULL,
+                                    "409 Conflict: this name is held by "
+                                    "another token\n");
         }
         if (t->held) { /* back from a reconnect */
             timer_stop(t->hold);
@@ -1850,7 +1873,7 @@ handle_handshake(struct client *cl)
     if (h2_session_new(&w->h2, H2_PEER_SERVER, e->up_cbs, w) != 0) {
         free(w);
         h1_simple_response(cl, 500, NULL, "500 Internal Server Error\n");
-        return;
+        return false;
     }
     parse_services(w, m);
     w->next = t->workers;
@@ -1879,11 +1902,12 @@ handle_handshake(struct client *cl)
         if (rc != 0) {
             client_close(cl);
             worker_kill(w, "HTTP/2 protocol error");
-            return;
+            return false;
         }
     }
     client_close(cl);
     worker_send(w);
+    return false;
 }
 
 /* --------------------------------------------------- HTTP/1.1 clients */
@@ -2091,7 +2115,10 @@ client_h1_process(struct client *cl)
                                    "400 Bad Request: body on a handshake\n");
                 return;
             }
-            handle_handshake(cl);
+            if (handle_handshake(cl)) {
+                h1_msg_reset(&cl->req); /* refused: a next request may follow */
+                continue;
+            }
             return;
         }
         h1_begin(cl);

@@ -6,7 +6,7 @@
 # shellcheck disable=SC1091,SC2154 # testlib.sh, top_srcdir: from make check
 . "$top_srcdir/tests/lib/testlib.sh"
 
-plan 63
+plan 64
 
 CURL="curl -sS --max-time 10"
 
@@ -204,6 +204,20 @@ is "$r" "401 1.1" "wrong token: 401"
 nok "the wrong token is not echoed" grep -q 'tok-three' "$TMP/badtok.b" "$TMP/badtok.h"
 r=$(hget basic "${up[@]}" -u 'x:tok-one' "$hs")
 is "$r" "401 1.1" "Basic credentials instead of a Bearer token: 401"
+
+# SPEC 4: a refusal does not upgrade and the connection stays HTTP/1.1: a
+# worker may send its token on the same connection after the 401 (the edge
+# used to close it).
+hs_open "$port" '?name=retry' && w5=$HSFD && head=$(hs_head "$HSFD")
+st1="$(printf '%s\n' "$head" | head -n 1) [$(hs_field "$head" connection)]"
+IFS= read -r -N "$(hs_field "$head" content-length)" -t 5 _ <&"$w5"
+printf 'GET /.well-known/ptth/?name=retry HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nConnection: Upgrade\r\nUpgrade: ptth\r\nALPN: h2\r\nAuthorization: Bearer tok-one\r\n\r\n' \
+    "$port" >&"$w5"
+head=$(hs_head "$w5")
+is "$st1 / $(printf '%s\n' "$head" | head -n 1)" \
+    "HTTP/1.1 401 Unauthorized [] / HTTP/1.1 101 Switching Protocols" \
+    "after a 401 the same connection, now with a token, gets 101"
+exec {w5}>&-
 
 hs_open "$port" '?name=site' tok-one && w1=$HSFD && head=$(hs_head "$HSFD")
 is "$(printf '%s\n' "$head" | head -n 1)" "HTTP/1.1 101 Switching Protocols" \
