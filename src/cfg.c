@@ -592,13 +592,6 @@ load_target(struct cfg *cfg, const char *t, bool tcp)
             return rc;
         return rc != 0 ? target_error(cfg, t) : 0;
     }
-    if (url_scheme_len(t) > 0) {
-        cli_error(cfg->cmd,
-                  "TARGET '%s': unsupported scheme '%.*s' (http:// and "
-                  "https:// only)",
-                  t, (int)url_scheme_len(t), t);
-        return PTTH_EINVAL;
-    }
     if (strncmp(t, "unix:", 5) == 0) {
         if (t[5] == '\0')
             return target_error(cfg, t);
@@ -611,6 +604,14 @@ load_target(struct cfg *cfg, const char *t, bool tcp)
         cfg->target_kind = TARGET_DIR;
         cfg->up_path = xstrdup(t);
         return 0;
+    }
+    /* Not unix:, not an existing directory: SCHEME:// is a URL. */
+    if (url_scheme_len(t) > 0) {
+        cli_error(cfg->cmd,
+                  "TARGET '%s': unsupported scheme '%.*s' (http:// and "
+                  "https:// only)",
+                  t, (int)url_scheme_len(t), t);
+        return PTTH_EINVAL;
     }
     if (strchr(t, '/') != NULL || t[0] == '.' || t[0] == '~') {
         /* It names a path: say what is wrong with it. */

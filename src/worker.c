@@ -99,8 +99,11 @@ struct wk {
     struct upstream_target target;
     char *host_rewrite; /* --host-header rewrite: the target's host */
     enum wk_state state;
-    bool opened;    /* this connection's TLS handshake (if any) is done */
-    bool lingering; /* stopping, drained, half-closed: waiting for EOF */
+    bool opened;       /* this connection's TLS handshake (if any) is done */
+    bool draining_out; /* stopping, no stream left, half-close asked */
+    bool idle_at_stop; /* no stream when the signal or --exec's end came */
+    bool lingering;    /* ... and done: waiting LINGER_MS for the EOF */
+    uint64_t grace_end_ms;   /* when --grace runs out, once stopping */
     uint64_t retry_after_ms; /* of the last refusal: the least next wait */
     struct dial *dial;
     struct conn *conn;
@@ -727,6 +730,25 @@ on_stream_close_cb(nghttp2_session *ng, int32_t sid, uint32_t code, void *ud)
     return 0;
 }
 
+/* Stopped while idle, our side half-closed: once the GOAWAY is out
+ * (conn_shutdown done), wait at most LINGER_MS, within what is left of
+ * --grace, for the edge to close. When requests were in flight at the
+ * signal, the edge's EOF (or --grace) ends the connection as before: the
+ * last response may still sit in socket buffers on its way, and closing
+ * early could reset the connection under it. */
+static void
+wk_linger(struct wk *w)
+{
+    uint64_t now = loop_now_ms(w->loop), left;
+
+    if (!w->draining_out || !w->idle_at_stop || w->lingering ||
+        !conn_is_flushed(w->conn))
+        return;
+    w->lingering = true;
+    left = w->grace_end_ms > now ? w->grace_end_ms - now : 0;
+    timer_start(w->grace, left < LINGER_MS ? left : LINGER_MS, 0);
+}
+
 static void
 wk_send_now(void *arg)
 {
@@ -748,9 +770,8 @@ wk_send_now(void *arg)
         w->shutting = true;
         conn_shutdown(w->conn);
         if (w->stopping && w->nstreams == 0) {
-            w->lingering = true;
-            if (w->cfg->grace_ms > LINGER_MS)
-                timer_start(w->grace, LINGER_MS, 0);
+            w->draining_out = true;
+            wk_linger(w);
         }
     }
 }
@@ -788,21 +809,29 @@ wk_close_conn(struct wk *w)
     w->shutting = false;
 }
 
+/* A random wait from 0 to max ms. */
+static uint64_t
+jitter_ms(uint64_t max)
+{
+    uint32_t r = 0;
+
+    if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+        r = (uint32_t)rand();
+    return (uint64_t)r % (max + 1);
+}
+
 static uint64_t
 backoff_ms(int failures)
 {
     uint64_t ms = BACKOFF_MIN_MS;
-    uint32_t r = 0;
     int i;
 
     for (i = 1; i < failures && ms < BACKOFF_MAX_MS; i++)
         ms *= 2;
     if (ms > BACKOFF_MAX_MS)
         ms = BACKOFF_MAX_MS;
-    if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-        r = (uint32_t)rand();
     /* jitter: 75% to 125% */
-    return ms * 3 / 4 + (uint64_t)(r % (ms / 2 + 1));
+    return ms * 3 / 4 + jitter_ms(ms / 2);
 }
 
 static void
@@ -869,8 +898,11 @@ wk_lost(struct wk *w, const char *why)
         return;
     }
     ms = stable ? 0 : backoff_ms(w->failures);
-    if (ms < w->retry_after_ms)
-        ms = w->retry_after_ms; /* the edge asked for that long */
+    if (ms < w->retry_after_ms) {
+        /* The edge asked for that long; up to a quarter more, so that the
+         * workers it refused at once do not all come back at once. */
+        ms = w->retry_after_ms + jitter_ms(w->retry_after_ms / 4);
+    }
     w->retry_after_ms = 0;
     if (was_up && !stable)
         log_warn(w->name,
@@ -908,6 +940,7 @@ on_exec_exit(void *arg, int status)
     log_info(w->name, "--exec command exited with status %d", status);
     if (!w->stopping) {
         w->stopping = true;
+        w->idle_at_stop = w->nstreams == 0;
         if (w->state == WK_UP) {
             nghttp2_submit_shutdown_notice(w->h2);
             nghttp2_submit_goaway(
@@ -916,6 +949,7 @@ on_exec_exit(void *arg, int status)
                 NGHTTP2_NO_ERROR, NULL, 0);
             w->draining = true;
             wk_send(w);
+            w->grace_end_ms = loop_now_ms(w->loop) + w->cfg->grace_ms;
             timer_start(w->grace, w->cfg->grace_ms, 0);
         } else {
             wk_finish(w, status);
@@ -956,12 +990,13 @@ retry_after_ms(const struct h1_msg *r)
     if (r->status != 503 && r->status != 429)
         return 0;
     f = h1_find(r, "retry-after");
-    if (f == NULL || f->value_len == 0 || f->value_len > 9)
+    if (f == NULL || f->value_len == 0)
         return 0;
     for (i = 0; i < f->value_len; i++) {
         if (f->value[i] < '0' || f->value[i] > '9')
             return 0;
-        secs = secs * 10 + (uint64_t)(f->value[i] - '0');
+        if (secs < BACKOFF_MAX_MS / 1000) /* saturates: capped below */
+            secs = secs * 10 + (uint64_t)(f->value[i] - '0');
     }
     secs *= 1000;
     return secs > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : secs;
@@ -1195,6 +1230,7 @@ wk_on_drain(void *arg)
 
     if (w->state != WK_UP)
         return;
+    wk_linger(w);
     /* Responses that waited for room in the output. */
     for (s = w->streams; s != NULL; s = s->next) {
         if (s->deferred && (bufq_len(&s->resp) > 0 || s->resp_eof))
@@ -1282,6 +1318,7 @@ on_signal(void *arg)
         return;
     }
     w->stopping = true;
+    w->idle_at_stop = w->nstreams == 0;
     if (w->state != WK_UP) {
         wk_finish(w, PTTH_EXIT_OK);
         return;
@@ -1294,6 +1331,7 @@ on_signal(void *arg)
                           NGHTTP2_NO_ERROR, NULL, 0);
     w->draining = true;
     wk_send(w);
+    w->grace_end_ms = loop_now_ms(w->loop) + w->cfg->grace_ms;
     timer_start(w->grace, w->cfg->grace_ms, 0);
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-# h2big.py PORT AUTHORITY SIZE[,SIZE...]: an h2c client that sends one GET
-# whose header block carries one field of each SIZE bytes (x-0, x-1, ...),
+# h2big.py PORT AUTHORITY SIZE[,SIZE...] [PATH]: an h2c client that sends
+# one GET (of PATH, default /) whose header block carries one field of each
+# SIZE bytes (x-0, x-1, ...),
 # split into HEADERS and CONTINUATION frames of 16 KiB, as clients built on
 # nghttp2 refuse to send heads over 64 KiB. Prints what the server sent
 # back, a line per frame: "GOAWAY CODE", "RST SID CODE", "HEADERS SID",
@@ -39,7 +40,8 @@ def literal(name, value):
 def main():
     port, authority = int(sys.argv[1]), sys.argv[2]
     sizes = [int(x) for x in sys.argv[3].split(",")]
-    block = (literal(":method", "GET") + literal(":path", "/") +
+    path = sys.argv[4] if len(sys.argv) > 4 else "/"
+    block = (literal(":method", "GET") + literal(":path", path) +
              literal(":scheme", "http") + literal(":authority", authority))
     for i, size in enumerate(sizes):
         block += literal("x-%d" % i, "a" * size)

@@ -2,7 +2,7 @@
 # The command line: help, version, usage errors and their exit statuses.
 . "$top_srcdir/tests/lib/testlib.sh"
 
-plan 56
+plan 58
 
 out=$("$PTTH" --version)
 is "$?" 0 "--version exits 0"
@@ -122,6 +122,15 @@ mkdir -p "$TMP/tokdir"
 st=$(exit_status "$PTTH" serve --token-file "$TMP/tokdir")
 is "$st:$(cat "$TMP/last.err")" "3:ptth: serve: --token-file '$TMP/tokdir': is a directory" \
     "a directory as the token file: exit 3, said so (it was exit 2, 'no token')"
+# unix:///path is a unix: target, and an existing directory named like a
+# URL is a directory: neither is an unsupported scheme (exit 4: no edge).
+st=$(exit_status timeout 20 "$PTTH" expose --retries 0 -e http://127.0.0.1:1 \
+    unix:///tmp/ptth-no.sock)
+is "$st" 4 "unix:///path is a unix: target"
+mkdir -p "$TMP/cwd/a:/b"
+st=$(cd "$TMP/cwd" && exit_status timeout 20 "$PTTH" expose --retries 0 \
+    -e http://127.0.0.1:1 a://b)
+is "$st" 4 "an existing directory 'a://b' is a directory"
 # Schemes are case-insensitive: HTTP:// is a URL target (exit 4: no edge).
 st=$(exit_status timeout 20 "$PTTH" expose --retries 0 -e http://127.0.0.1:1 \
     HTTP://127.0.0.1:1/)

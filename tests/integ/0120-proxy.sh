@@ -10,7 +10,7 @@
 : "${ORIGIN:=$(cd "$(dirname "$0")/../.." && pwd)/tests/helpers/origin}"
 [ -x "$ORIGIN" ] || skip_all "no origin helper ($ORIGIN)"
 
-plan 141
+plan 140
 
 CURL="curl -sS --max-time 20"
 
@@ -238,23 +238,29 @@ is "$r" "431 2" "h2: 101 fields: 431"
 # A head over 64 KiB over HTTP/2 (curl and nghttp refuse to send one, so
 # h2big.py builds the frames): 431 when it is made of fields nghttp2 can
 # decode, GOAWAY(COMPRESSION_ERROR) for one field over 64 KiB.
-r=$(timeout 20 python3 "$top_srcdir/tests/helpers/h2big.py" "$port" \
-    site.localhost 40000,40000 | tr '\n' ' ')
-like "$r" '^HEADERS 1 DATA 1 431 Request Header Fields Too Large' \
-    "h2: two fields of 40000 bytes: 431"
-r=$(timeout 20 python3 "$top_srcdir/tests/helpers/h2big.py" "$port" \
-    site.localhost 70000 | tr '\n' ' ')
-is "$r" "GOAWAY 9 " "h2: one field of 70000 bytes: GOAWAY COMPRESSION_ERROR"
-# A head that fits but leaves no room for the forwarding fields: 431, not
-# a request forwarded without them; one a little smaller goes through.
-r=$(timeout 20 python3 "$top_srcdir/tests/helpers/h2big.py" "$port" \
-    site.localhost 32720,32720 | tr '\n' ' ')
-like "$r" '^HEADERS 1 DATA 1 431 .*: no room left in the req' \
-    "h2: 65446 bytes of fields, no room for Forwarded: 431"
-r=$(timeout 20 python3 "$top_srcdir/tests/helpers/h2big.py" "$port" \
-    site.localhost 32600,32600 | tr '\n' ' ')
-nok "h2: 65206 bytes of fields: forwarded ($r)" grep -Eq '431|GOAWAY|RST|^$' \
-    <<<"$r"
+if command -v python3 >/dev/null; then
+    r=$(timeout 20 python3 "$top_srcdir/tests/helpers/h2big.py" "$port" \
+        site.localhost 40000,40000 | tr '\n' ' ')
+    like "$r" '^HEADERS 1 DATA 1 431 Request Header Fields Too Large' \
+        "h2: two fields of 40000 bytes: 431"
+    r=$(timeout 20 python3 "$top_srcdir/tests/helpers/h2big.py" "$port" \
+        site.localhost 70000 | tr '\n' ' ')
+    is "$r" "GOAWAY 9 " \
+        "h2: one field of 70000 bytes: GOAWAY COMPRESSION_ERROR"
+    # A head that fits but leaves no room for the forwarding fields: 431,
+    # not a request forwarded without them; one a little smaller reaches
+    # the origin (its /echo answers).
+    r=$(timeout 20 python3 "$top_srcdir/tests/helpers/h2big.py" "$port" \
+        site.localhost 32720,32720 | tr '\n' ' ')
+    like "$r" '^HEADERS 1 DATA 1 431 .*: no room left in the req' \
+        "h2: 65446 bytes of fields, no room for Forwarded: 431"
+    r=$(timeout 20 python3 "$top_srcdir/tests/helpers/h2big.py" "$port" \
+        site.localhost 32600,32600 /echo | tr '\n' ' ')
+    like "$r" '^HEADERS 1 DATA 1 METHOD GET TARGET /echo' \
+        "h2: 65206 bytes of fields: forwarded to the origin"
+else
+    skip 4 "python3 is needed for h2big.py"
+fi
 # A Content-Length beside Transfer-Encoding (RFC 9112 6.3) and one on a
 # 204 are dropped: passed on, they cut the body short (curl exit 18) or
 # got the response refused (502).
@@ -619,19 +625,19 @@ while True:
     # A 101 must name h2 in ALPN and carry Connection: Upgrade (SPEC 4,
     # PTTH-01); anything else is a failed handshake, not a tunnel.
     n=0
-    for f in "Connection: Upgrade|Upgrade: ptth" \
-        "Connection: Upgrade|Upgrade: ptth|ALPN: http%2F1.1" \
-        "Upgrade: ptth|ALPN: h2"; do
+    for c in "Connection: Upgrade|Upgrade: ptth=without ALPN: h2" \
+        "Connection: Upgrade|Upgrade: ptth|ALPN: http%2F1.1=without ALPN: h2" \
+        "Upgrade: ptth|ALPN: h2=without Connection: Upgrade"; do
         n=$((n + 1))
+        f=${c%%=*}
         start "fe3$n" python3 -c "$fake_edge" http://x.localhost/ "$f"
         fport=$(wait_ready "fe3$n" 10)
         st=$(exit_status timeout 30 "$PTTH" expose \
             -e "http://127.0.0.1:$fport" -n x --retries 0 "$oport")
-        is "$st:$(cat "$TMP/last.out")" 4: \
-            "a 101 with only '$f': exit 4, nothing on stdout"
+        is "$st:$(cat "$TMP/last.out"):$(grep -c "${c#*=}" "$TMP/last.err")" \
+            4::1 "a 101 with only '$f': exit 4, nothing on stdout, '${c#*=}'"
         kill "$(pid_of "fe3$n")"
     done
-    like "$(cat "$TMP/last.err")" 'without Connection: Upgrade' "... says why"
     # SIGTERM with nothing in flight, against an edge that keeps its side
     # open after our GOAWAY: exit 0 after a short linger, not after the
     # whole --grace (it took 30 s here).
@@ -644,7 +650,7 @@ while True:
     exits wl 5 0 "SIGTERM, idle, the edge never closes: exit 0 within 5 s"
     kill "$(pid_of fe4)"
 else
-    skip 9 "python3 is needed for the fake edge"
+    skip 8 "python3 is needed for the fake edge"
 fi
 # A 503 with Retry-After: the worker waits that long (at most 30 s) before
 # the next attempt, rather than its own backoff of about half a second.
@@ -672,8 +678,8 @@ if command -v python3 >/dev/null; then
     st=$(exit_status timeout 30 "$PTTH" expose -e "http://127.0.0.1:$fport" \
         -n x --retries 1 "$oport")
     is "$st" 4 "503 twice with --retries 1: exit 4"
-    like "$(cat "$TMP/last.err")" '503 Service Unavailable; retrying in 2\.0 s' \
-        "503 with Retry-After: 2: the next attempt in 2.0 s"
+    like "$(cat "$TMP/last.err")" '503 Service Unavailable; retrying in 2\.[0-5] s' \
+        "503 with Retry-After: 2: the next attempt in 2 to 2.5 s"
     kill "$(pid_of fe6)"
 else
     skip 2 "python3 is needed for the fake edge"
