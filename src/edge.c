@@ -464,10 +464,6 @@ route(struct edge *e, const char *host)
     return t != NULL && t->workers != NULL ? t : NULL;
 }
 
-/* The least busy worker of the pool; among equals the one picked least
- * recently, so that sequential requests rotate over the pool. Streams
- * past the worker's MAX_CONCURRENT_STREAMS wait inside nghttp2, at most
- * WORKER_QUEUE of them: beyond that the tunnel is busy (503). */
 /* Maps "NAME.DOMAIN" or a bare "NAME" (CONNECT targets) to a tunnel. */
 static struct tunnel *
 route_name(struct edge *e, const char *host, size_t hl)
@@ -519,6 +515,10 @@ pick_tcp_worker(struct tunnel *t, int port, int *port_out)
     return best;
 }
 
+/* The least busy worker of the pool; among equals the one picked least
+ * recently, so that sequential requests rotate over the pool. Streams
+ * past the worker's MAX_CONCURRENT_STREAMS wait inside nghttp2, at most
+ * WORKER_QUEUE of them: beyond that the tunnel is busy (503). */
 static struct worker *
 pick_worker(struct tunnel *t)
 {

@@ -10,7 +10,7 @@
 : "${ORIGIN:=$(cd "$(dirname "$0")/../.." && pwd)/tests/helpers/origin}"
 [ -x "$ORIGIN" ] || skip_all "no origin helper ($ORIGIN)"
 
-plan 140
+plan 142
 
 CURL="curl -sS --max-time 20"
 
@@ -739,6 +739,27 @@ is "$st" 3 "--exec 'exit 3': exit 3"
 st=$(exit_status timeout 30 "$PTTH" expose -e "$url" -n ex4 \
     --exec 'test "$PTTH_URL" = "http://ex4.localhost:'"$port"'/"' "$oport")
 is "$st" 0 "--exec: PTTH_URL is the public URL"
+
+# ---------------------------------------------------- a busy tunnel
+# A worker takes 100 streams at a time and the edge queues 256 more for
+# it; past that the tunnel is busy: 503 (ptth-serve(1)). 500 slow requests
+# at once over 5 h2c connections: 356 answered, the rest 503.
+if command -v h2load >/dev/null; then
+    expose wbusy -e "$url" -n busy "$oport"
+    r=$(timeout 60 h2load -n 500 -c 5 -m 100 -H ':authority: busy.localhost' \
+        "${url}slow/3000" 2>&1 | awk '/^status codes:/ { print $3, $9 }')
+    ok2=${r% *}
+    fail5=${r#* }
+    ok "busy tunnel: 356 or more of 500 answered, the rest 503 ($r)" \
+        test "${ok2:-0}" -ge 356 -a "${fail5:-0}" -ge 1 -a \
+        "$((${ok2:-0} + ${fail5:-0}))" -eq 500
+    r=$(hget busy1 -H 'Host: busy.localhost' "${url}hello")
+    is "$r $(body busy1)" "200 1.1 hello" "busy tunnel: served again afterwards"
+    kill -TERM "$(pid_of wbusy)"
+    reap wbusy 10
+else
+    skip 2 "h2load is needed for the busy tunnel"
+fi
 
 # ---------------------------------------------------- -v and -vvv
 # -v: the worker writes a line a request. -vvv: HTTP/2 frames and header
