@@ -1558,9 +1558,11 @@ xfer_pump_down(struct xfer *x)
 
 /* ------------------------------------------- worker registration (PTTH) */
 
+/* Writes a short text response (its body only when |with_body|: not for
+ * a HEAD) and closes the connection once it is out. */
 static void
-h1_simple_response(struct client *cl, int status, const char *extra,
-                   const char *body)
+simple_response(struct client *cl, int status, const char *extra,
+                const char *body, bool with_body)
 {
     char head[512];
     int n =
@@ -1570,17 +1572,25 @@ h1_simple_response(struct client *cl, int status, const char *extra,
                  "connection: close\r\n\r\n",
                  status, h1_reason(status), strlen(body), extra ? extra : "");
     conn_write(cl->conn, head, (size_t)n);
-    conn_write(cl->conn, body, strlen(body));
+    if (with_body)
+        conn_write(cl->conn, body, strlen(body));
     cl->closing = true;
     conn_shutdown(cl->conn);
 }
 
+static void
+h1_simple_response(struct client *cl, int status, const char *extra,
+                   const char *body)
+{
+    simple_response(cl, status, extra, body, true);
+}
+
 /* Refuses a worker's handshake (SPEC 4: no upgrade, the connection stays
- * HTTP/1.1). Unless the request asked to close, or the edge is stopping,
- * or earlier answers still wait to be read (pipelined refusals are not
- * queued without bound), the connection stays open for the next request
- * (a worker may retry with a token after a 401) and its idle time starts
- * again. Returns true when it stays open. */
+ * HTTP/1.1). Unless the request asked to close, or was not a GET (a HEAD
+ * must get no body, and others are not registrations), or the edge is
+ * stopping, or earlier answers still wait to be read, the connection stays
+ * open for the next request (a worker may retry with a token after a 401)
+ * and its idle time starts again. Returns true when it stays open. */
 static bool
 handshake_refuse(struct client *cl, int status, const char *extra,
                  const char *body)
@@ -1589,8 +1599,10 @@ handshake_refuse(struct client *cl, int status, const char *extra,
     int n;
 
     if (!cl->req.keep_alive || cl->e->stopping ||
+        strcmp(cl->req.method, "GET") != 0 ||
         conn_out_len(cl->conn) >= CONN_OUT_HIGH) {
-        h1_simple_response(cl, status, extra, body);
+        simple_response(cl, status, extra, body,
+                        strcmp(cl->req.method, "HEAD") != 0);
         return false;
     }
     timer_start(cl->idle, cl->e->cfg->idle_timeout_ms, 0);
@@ -2090,6 +2102,10 @@ client_h1_process(struct client *cl)
             conn_shutdown(cl->conn);
             return;
         }
+        /* Answers the edge wrote itself (refusals) still wait to be read:
+         * parse on once client_on_drain says the output went down. */
+        if (conn_out_len(cl->conn) >= CONN_OUT_HIGH)
+            break;
         rc = h1_parse_request(&cl->req, buf_data(&cl->in), buf_len(&cl->in),
                               MAX_HEAD, &head_len);
         if (rc == PTTH_EAGAIN)
@@ -2590,6 +2606,8 @@ client_on_drain(void *arg)
     }
     if (cl->cur != NULL)
         xfer_pump_down(cl->cur);
+    else if (!cl->closing && cl->conn != NULL)
+        loop_defer(cl->e->loop, &cl->d_h1); /* requests after refusals */
 }
 
 static void
