@@ -1419,7 +1419,9 @@ set_callbacks(struct cl *cl)
     nghttp2_session_callbacks_new(&c);
     nghttp2_session_callbacks_set_on_header_callback(c, on_header_cb);
     nghttp2_session_callbacks_set_on_frame_recv_callback(c, on_frame_recv_cb);
-    nghttp2_session_callbacks_set_on_frame_send_callback(c, on_frame_send_cb);
+    if (log_enabled(LOG_LV_TRACE)) /* it only traces */
+        nghttp2_session_callbacks_set_on_frame_send_callback(c,
+                                                             on_frame_send_cb);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(c,
                                                               on_data_chunk_cb);
     nghttp2_session_callbacks_set_on_stream_close_callback(c,

@@ -213,32 +213,36 @@ static void edge_check_stopped(struct edge *e);
 
 /* ---------------------------------------------------------------- tags */
 
+/* The log tag of worker link |id| ('w') or client |id| ('c'): "w3". */
+static char *
+idtag(char kind, unsigned long id, char *buf, size_t n)
+{
+    snprintf(buf, n, "%c%lu", kind, id);
+    return buf;
+}
+
 static char *
 wtag(const struct worker *w, char *buf, size_t n)
 {
-    snprintf(buf, n, "w%lu", w->id);
-    return buf;
+    return idtag('w', w->id, buf, n);
 }
 
 static char *
 ctag(const struct client *cl, char *buf, size_t n)
 {
-    snprintf(buf, n, "c%lu", cl->id);
-    return buf;
+    return idtag('c', cl->id, buf, n);
 }
 
-/* Protocol traces (-vvv) of the worker links (w) and of HTTP/2 clients
- * (c), with their tags. */
+/* Protocol traces (-vvv) of the worker links ('w') and of HTTP/2 clients
+ * ('c'); the tag is built only when tracing. */
 static void
 trace_frame(char kind, unsigned long id, const char *dir,
             const nghttp2_frame *f)
 {
     char tag[24];
 
-    if (!log_enabled(LOG_LV_TRACE))
-        return;
-    snprintf(tag, sizeof(tag), "%c%lu", kind, id);
-    h2_trace_frame(tag, dir, f);
+    if (log_enabled(LOG_LV_TRACE))
+        h2_trace_frame(idtag(kind, id, tag, sizeof(tag)), dir, f);
 }
 
 static void
@@ -247,10 +251,9 @@ trace_field(char kind, unsigned long id, int32_t sid, const uint8_t *name,
 {
     char tag[24];
 
-    if (!log_enabled(LOG_LV_TRACE))
-        return;
-    snprintf(tag, sizeof(tag), "%c%lu", kind, id);
-    h2_trace_field(tag, sid, name, namelen, value, valuelen);
+    if (log_enabled(LOG_LV_TRACE))
+        h2_trace_field(idtag(kind, id, tag, sizeof(tag)), sid, name, namelen,
+                       value, valuelen);
 }
 
 /* ---------------------------------------------------------------- xfer */
@@ -1558,31 +1561,33 @@ xfer_pump_down(struct xfer *x)
 
 /* ------------------------------------------- worker registration (PTTH) */
 
-/* Writes a short text response (its body only when |with_body|: not for
- * a HEAD) and closes the connection once it is out. */
+/* Writes a short text response, its body unless |with_body| is false (a
+ * HEAD), and unless |keep| closes the connection once it is out. */
 static void
 simple_response(struct client *cl, int status, const char *extra,
-                const char *body, bool with_body)
+                const char *body, bool with_body, bool keep)
 {
     char head[512];
-    int n =
-        snprintf(head, sizeof(head),
-                 "HTTP/1.1 %d %s\r\ncontent-type: text/plain; "
-                 "charset=utf-8\r\ncontent-length: %zu\r\n%s"
-                 "connection: close\r\n\r\n",
-                 status, h1_reason(status), strlen(body), extra ? extra : "");
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 %d %s\r\ncontent-type: text/plain; "
+                     "charset=utf-8\r\ncontent-length: %zu\r\n%s%s\r\n",
+                     status, h1_reason(status), strlen(body),
+                     extra ? extra : "", keep ? "" : "connection: close\r\n");
+
     conn_write(cl->conn, head, (size_t)n);
     if (with_body)
         conn_write(cl->conn, body, strlen(body));
-    cl->closing = true;
-    conn_shutdown(cl->conn);
+    if (!keep) {
+        cl->closing = true;
+        conn_shutdown(cl->conn);
+    }
 }
 
 static void
 h1_simple_response(struct client *cl, int status, const char *extra,
                    const char *body)
 {
-    simple_response(cl, status, extra, body, true);
+    simple_response(cl, status, extra, body, true, false);
 }
 
 /* Refuses a worker's handshake (SPEC 4: no upgrade, the connection stays
@@ -1595,24 +1600,15 @@ static bool
 handshake_refuse(struct client *cl, int status, const char *extra,
                  const char *body)
 {
-    char head[512];
-    int n;
+    bool keep = cl->req.keep_alive && !cl->e->stopping &&
+                strcmp(cl->req.method, "GET") == 0 &&
+                conn_out_len(cl->conn) < CONN_OUT_HIGH;
 
-    if (!cl->req.keep_alive || cl->e->stopping ||
-        strcmp(cl->req.method, "GET") != 0 ||
-        conn_out_len(cl->conn) >= CONN_OUT_HIGH) {
-        simple_response(cl, status, extra, body,
-                        strcmp(cl->req.method, "HEAD") != 0);
-        return false;
-    }
-    timer_start(cl->idle, cl->e->cfg->idle_timeout_ms, 0);
-    n = snprintf(head, sizeof(head),
-                 "HTTP/1.1 %d %s\r\ncontent-type: text/plain; "
-                 "charset=utf-8\r\ncontent-length: %zu\r\n%s\r\n",
-                 status, h1_reason(status), strlen(body), extra ? extra : "");
-    conn_write(cl->conn, head, (size_t)n);
-    conn_write(cl->conn, body, strlen(body));
-    return true;
+    simple_response(cl, status, extra, body,
+                    strcmp(cl->req.method, "HEAD") != 0, keep);
+    if (keep)
+        timer_start(cl->idle, cl->e->cfg->idle_timeout_ms, 0);
+    return keep;
 }
 
 /* Percent-decodes s[0..n) into out (NUL-terminated). -1 on bad input. */
@@ -2705,7 +2701,9 @@ set_callbacks(struct edge *e)
         c, up_begin_headers_cb);
     nghttp2_session_callbacks_set_on_header_callback(c, up_header_cb);
     nghttp2_session_callbacks_set_on_frame_recv_callback(c, up_frame_recv_cb);
-    nghttp2_session_callbacks_set_on_frame_send_callback(c, up_frame_send_cb);
+    if (log_enabled(LOG_LV_TRACE)) /* it only traces */
+        nghttp2_session_callbacks_set_on_frame_send_callback(c,
+                                                             up_frame_send_cb);
     nghttp2_session_callbacks_set_send_data_callback(c, up_send_data_cb);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(c,
                                                               up_data_chunk_cb);

@@ -225,13 +225,13 @@ trace_field(const char *tag, const char *dir, int32_t sid, const uint8_t *name,
 
     memcpy(n, name, k);
     n[k] = '\0';
-    if (log_is_secret_header(n))
-        log_msg(LOG_LV_TRACE, tag, "%s stream=%d %.*s: [redacted]", dir,
-                (int)sid, (int)namelen, (const char *)name);
-    else
-        log_msg(LOG_LV_TRACE, tag, "%s stream=%d %.*s: %.*s", dir, (int)sid,
-                (int)namelen, (const char *)name, (int)valuelen,
-                (const char *)value);
+    if (log_is_secret_header(n)) {
+        value = (const uint8_t *)"[redacted]";
+        valuelen = 10;
+    }
+    log_msg(LOG_LV_TRACE, tag, "%s stream=%d %.*s: %.*s", dir, (int)sid,
+            (int)namelen, (const char *)name, (int)valuelen,
+            (const char *)value);
 }
 
 void

@@ -100,7 +100,6 @@ struct wk {
     char *host_rewrite; /* --host-header rewrite: the target's host */
     enum wk_state state;
     bool opened;       /* this connection's TLS handshake (if any) is done */
-    bool draining_out; /* stopping, no stream left, half-close asked */
     bool idle_at_stop; /* no stream when the signal or --exec's end came */
     bool lingering;    /* ... and done: waiting LINGER_MS for the EOF */
     uint64_t grace_end_ms;   /* when --grace runs out, once stopping */
@@ -673,8 +672,9 @@ on_data_chunk_cb(nghttp2_session *ng, uint8_t flags, int32_t sid,
     return 0;
 }
 
-/* Traces the frame; with -v, notes the status and size of responses for
- * the request line written when the stream closes. */
+/* With -v and more only (set_callbacks): traces the frame, and notes the
+ * status and size of responses for the request line written when the
+ * stream closes. */
 static int
 on_frame_send_cb(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
 {
@@ -683,7 +683,7 @@ on_frame_send_cb(nghttp2_session *ng, const nghttp2_frame *f, void *ud)
     size_t i;
 
     h2_trace_frame(w->name, "send", f);
-    if (f->hd.stream_id == 0 || !log_enabled(LOG_LV_INFO))
+    if (f->hd.stream_id == 0)
         return 0;
     s = nghttp2_session_get_stream_user_data(ng, f->hd.stream_id);
     if (s == NULL)
@@ -741,7 +741,7 @@ wk_linger(struct wk *w)
 {
     uint64_t now = loop_now_ms(w->loop), left;
 
-    if (!w->draining_out || !w->idle_at_stop || w->lingering ||
+    if (!w->shutting || !w->idle_at_stop || w->lingering ||
         !conn_is_flushed(w->conn))
         return;
     w->lingering = true;
@@ -762,17 +762,13 @@ wk_send_now(void *arg)
         return;
     }
     /* Done (GOAWAY both ways, or drained after our own): half-close and
-     * let the edge close; its EOF ends the connection (wk_lost). When we
-     * are stopping, an edge that keeps its side open gets LINGER_MS, not
-     * what is left of --grace: no request is in flight any more. */
+     * let the edge close; its EOF ends the connection (wk_lost), or
+     * wk_linger's wait when we stopped while idle. */
     if ((h2_finished(w->h2) || (w->stopping && w->nstreams == 0)) &&
         !w->shutting) {
         w->shutting = true;
         conn_shutdown(w->conn);
-        if (w->stopping && w->nstreams == 0) {
-            w->draining_out = true;
-            wk_linger(w);
-        }
+        wk_linger(w);
     }
 }
 
@@ -930,6 +926,22 @@ wk_finish(struct wk *w, int status)
     loop_stop(w->loop);
 }
 
+/* Once stopping (SIGINT/SIGTERM or --exec's end) while up: GOAWAY to the
+ * edge, then the requests in flight get --grace to finish. */
+static void
+wk_drain_start(struct wk *w)
+{
+    w->idle_at_stop = w->nstreams == 0;
+    nghttp2_submit_shutdown_notice(w->h2);
+    nghttp2_submit_goaway(w->h2, NGHTTP2_FLAG_NONE,
+                          nghttp2_session_get_last_proc_stream_id(w->h2),
+                          NGHTTP2_NO_ERROR, NULL, 0);
+    w->draining = true;
+    wk_send(w);
+    w->grace_end_ms = loop_now_ms(w->loop) + w->cfg->grace_ms;
+    timer_start(w->grace, w->cfg->grace_ms, 0);
+}
+
 static void
 on_exec_exit(void *arg, int status)
 {
@@ -940,20 +952,10 @@ on_exec_exit(void *arg, int status)
     log_info(w->name, "--exec command exited with status %d", status);
     if (!w->stopping) {
         w->stopping = true;
-        w->idle_at_stop = w->nstreams == 0;
-        if (w->state == WK_UP) {
-            nghttp2_submit_shutdown_notice(w->h2);
-            nghttp2_submit_goaway(
-                w->h2, NGHTTP2_FLAG_NONE,
-                nghttp2_session_get_last_proc_stream_id(w->h2),
-                NGHTTP2_NO_ERROR, NULL, 0);
-            w->draining = true;
-            wk_send(w);
-            w->grace_end_ms = loop_now_ms(w->loop) + w->cfg->grace_ms;
-            timer_start(w->grace, w->cfg->grace_ms, 0);
-        } else {
+        if (w->state == WK_UP)
+            wk_drain_start(w);
+        else
             wk_finish(w, status);
-        }
     }
 }
 
@@ -1248,7 +1250,7 @@ wk_on_error(void *arg, int rc)
     if (rc == PTTH_ETLS && !w->opened) {
         /* Verification and handshake failures are not transient: exit 5
          * rather than retry (SPEC 3.5). A TLS error on a connection whose
-         * handshake is done (wk_on_open moved it on) is a lost one. */
+         * handshake is done (wk_on_open has run) is a lost one. */
         log_err("expose", "TLS with the edge %s: %s%s", w->cfg->edge_url,
                 conn_verify_failed(w->conn) ? "cannot verify it: " : "",
                 conn_errstr(w->conn));
@@ -1318,21 +1320,13 @@ on_signal(void *arg)
         return;
     }
     w->stopping = true;
-    w->idle_at_stop = w->nstreams == 0;
     if (w->state != WK_UP) {
         wk_finish(w, PTTH_EXIT_OK);
         return;
     }
     log_info(w->name, "stopping: finishing %d request%s in flight", w->nstreams,
              w->nstreams == 1 ? "" : "s");
-    nghttp2_submit_shutdown_notice(w->h2);
-    nghttp2_submit_goaway(w->h2, NGHTTP2_FLAG_NONE,
-                          nghttp2_session_get_last_proc_stream_id(w->h2),
-                          NGHTTP2_NO_ERROR, NULL, 0);
-    w->draining = true;
-    wk_send(w);
-    w->grace_end_ms = loop_now_ms(w->loop) + w->cfg->grace_ms;
-    timer_start(w->grace, w->cfg->grace_ms, 0);
+    wk_drain_start(w);
 }
 
 /* ------------------------------------------------------------- main */
@@ -1347,7 +1341,9 @@ set_callbacks(struct wk *w)
         c, on_begin_headers_cb);
     nghttp2_session_callbacks_set_on_header_callback(c, on_header_cb);
     nghttp2_session_callbacks_set_on_frame_recv_callback(c, on_frame_recv_cb);
-    nghttp2_session_callbacks_set_on_frame_send_callback(c, on_frame_send_cb);
+    if (log_enabled(LOG_LV_INFO)) /* not a call per frame at the default */
+        nghttp2_session_callbacks_set_on_frame_send_callback(c,
+                                                             on_frame_send_cb);
     nghttp2_session_callbacks_set_send_data_callback(c, wk_send_data_cb);
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(c,
                                                               on_data_chunk_cb);
