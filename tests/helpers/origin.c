@@ -451,6 +451,20 @@ route_bytes(int fd, const struct req *r, uint64_t n, int chunked)
     return send_all(fd, "0\r\n\r\n", 5);
 }
 
+/* "o1, o2, ..., oN" in buf (n bytes; N at most 40): connection options
+ * for the /connopts routes. */
+static void
+conn_opts(char *buf, size_t n, long long count)
+{
+    size_t len = 0;
+    long long i;
+
+    buf[0] = '\0';
+    for (i = 1; i <= count && i <= 40; i++)
+        len += (size_t)snprintf(buf + len, n - len, "%so%lld",
+                                i > 1 ? ", " : "", i);
+}
+
 static int
 route_echo(struct conn *c, struct req *r)
 {
@@ -580,14 +594,9 @@ serve(struct conn *c, struct req *r)
     if (strcmp(t, "/close") == 0)
         return -1;
     if (strncmp(t, "/trailers/connopts/", 19) == 0) {
-        char opts[400] = "";
-        size_t len = 0;
-        long long i;
+        char opts[400];
 
-        n = strtoll(t + 19, NULL, 10);
-        for (i = 1; i <= n && i <= 40; i++)
-            len += (size_t)snprintf(opts + len, sizeof(opts) - len, "%so%lld",
-                                    i > 1 ? ", " : "", i);
+        conn_opts(opts, sizeof(opts), strtoll(t + 19, NULL, 10));
         if (sendf(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
                       "Transfer-Encoding: chunked\r\n\r\n") != 0)
             return -1;
@@ -618,14 +627,9 @@ serve(struct conn *c, struct req *r)
         return -1;
     }
     if (strncmp(t, "/connopts/", 10) == 0) {
-        char opts[400] = "";
-        size_t len = 0;
-        long long i;
+        char opts[400];
 
-        n = strtoll(t + 10, NULL, 10);
-        for (i = 1; i <= n && i <= 40; i++)
-            len += (size_t)snprintf(opts + len, sizeof(opts) - len, "%so%lld",
-                                    i > 1 ? ", " : "", i);
+        conn_opts(opts, sizeof(opts), strtoll(t + 10, NULL, 10));
         sendf(fd,
               "HTTP/1.1 200 OK\r\nConnection: close, %s\r\no1: hop\r\n"
               "X-Kept: yes\r\nContent-Length: 9\r\n\r\n%s",

@@ -224,29 +224,27 @@ exec {w5}>&-
 pipe_py='
 import socket, sys, threading
 port, n = int(sys.argv[1]), int(sys.argv[2])
+
+
+def exchange(data):
+    """Sends data while reading; returns all the edge sent until it closed."""
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(20)
+    threading.Thread(target=s.sendall, args=(data,), daemon=True).start()
+    got = b""
+    while True:
+        d = s.recv(1 << 16)
+        if not d:
+            return got
+        got += d
+
+
 r = (b"GET /.well-known/ptth/?name=p HTTP/1.1\r\nHost: e\r\n"
      b"Connection: Upgrade\r\nUpgrade: ptth\r\nALPN: h2\r\n")
-s = socket.create_connection(("127.0.0.1", port))
-s.settimeout(20)
-data = (r + b"\r\n") * (n - 1) + r + b"Connection: close\r\n\r\n"
-threading.Thread(target=s.sendall, args=(data,), daemon=True).start()
-got = b""
-while True:
-    d = s.recv(1 << 16)
-    if not d:
-        break
-    got += d
+got = exchange((r + b"\r\n") * (n - 1) + r + b"Connection: close\r\n\r\n")
 print(got.count(b"HTTP/1.1 401 "))
-h = socket.create_connection(("127.0.0.1", port))
-h.settimeout(20)
-h.sendall(b"HEAD /.well-known/ptth/?name=p HTTP/1.1\r\nHost: e\r\n\r\n"
-          b"GET /x HTTP/1.1\r\nHost: e\r\n\r\n")
-got = b""
-while True:
-    d = h.recv(1 << 16)
-    if not d:
-        break
-    got += d
+got = exchange(b"HEAD /.well-known/ptth/?name=p HTTP/1.1\r\nHost: e\r\n\r\n"
+               b"GET /x HTTP/1.1\r\nHost: e\r\n\r\n")
 print(got.count(b"HTTP/1.1"), got.endswith(b"\r\n\r\n"))
 '
 if command -v python3 >/dev/null; then

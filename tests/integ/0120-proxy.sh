@@ -577,34 +577,9 @@ is "$st" 4 "--retries 2 against a closed port: exit 4"
 # each such connection is a failed attempt (backoff, --retries), not a
 # link that was up. It used to be reconnected to in a tight loop (60,000
 # times in 5 s) and --retries never ran out.
+FE=(python3 "$top_srcdir/tests/helpers/fake_edge.py")
 if command -v python3 >/dev/null; then
-    fake_edge='
-import socket, sys
-url = sys.argv[1].encode()
-fields = (sys.argv[2] if len(sys.argv) > 2 and sys.argv[2] else
-          "Connection: Upgrade|Upgrade: ptth|ALPN: h2").replace("|", "\r\n")
-hold = len(sys.argv) > 3 and sys.argv[3] == "hold"
-held = []
-l = socket.socket()
-l.bind(("127.0.0.1", 0))
-l.listen(16)
-print(l.getsockname()[1], flush=True)
-while True:
-    c, _ = l.accept()
-    d = b""
-    while b"\r\n\r\n" not in d:
-        b = c.recv(4096)
-        if not b:
-            break
-        d += b
-    c.sendall(b"HTTP/1.1 101 Switching Protocols\r\n" + fields.encode() +
-              b"\r\nPtth-Public-Url: " + url + b"\r\n\r\n")
-    if hold:
-        held.append(c)  # never read, never closed
-    else:
-        c.close()
-'
-    start fe python3 -c "$fake_edge" http://x.localhost/
+    start fe "${FE[@]}" --url http://x.localhost/
     fport=$(wait_ready fe 10)
     st=$(exit_status timeout 30 "$PTTH" expose -e "http://127.0.0.1:$fport" \
         -n x --retries 2 "$oport")
@@ -614,7 +589,7 @@ while True:
     kill "$(pid_of fe)"
     # The public URL is printed for scripts: one that is not a URL is a
     # failed handshake, not a line to print.
-    start fe2 python3 -c "$fake_edge" 'http://x.localhost/ rm -rf'
+    start fe2 "${FE[@]}" --url 'http://x.localhost/ rm -rf'
     fport=$(wait_ready fe2 10)
     st=$(exit_status timeout 30 "$PTTH" expose -e "http://127.0.0.1:$fport" \
         -n x --retries 0 "$oport")
@@ -630,7 +605,7 @@ while True:
         "Upgrade: ptth|ALPN: h2=without Connection: Upgrade"; do
         n=$((n + 1))
         f=${c%%=*}
-        start "fe3$n" python3 -c "$fake_edge" http://x.localhost/ "$f"
+        start "fe3$n" "${FE[@]}" --url http://x.localhost/ --fields "$f"
         fport=$(wait_ready "fe3$n" 10)
         st=$(exit_status timeout 30 "$PTTH" expose \
             -e "http://127.0.0.1:$fport" -n x --retries 0 "$oport")
@@ -641,7 +616,7 @@ while True:
     # SIGTERM with nothing in flight, against an edge that keeps its side
     # open after our GOAWAY: exit 0 after a short linger, not after the
     # whole --grace (it took 30 s here).
-    start fe4 python3 -c "$fake_edge" http://x.localhost/ "" hold
+    start fe4 "${FE[@]}" --url http://x.localhost/ --hold
     fport=$(wait_ready fe4 10)
     start wl "$PTTH" expose -e "http://127.0.0.1:$fport" -n x --grace 30 \
         "$oport"
@@ -654,26 +629,9 @@ else
 fi
 # A 503 with Retry-After: the worker waits that long (at most 30 s) before
 # the next attempt, rather than its own backoff of about half a second.
-busy_edge='
-import socket
-l = socket.socket()
-l.bind(("127.0.0.1", 0))
-l.listen(16)
-print(l.getsockname()[1], flush=True)
-while True:
-    c, _ = l.accept()
-    d = b""
-    while b"\r\n\r\n" not in d:
-        b = c.recv(4096)
-        if not b:
-            break
-        d += b
-    c.sendall(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 2\r\n"
-              b"Content-Length: 0\r\nConnection: close\r\n\r\n")
-    c.close()
-'
 if command -v python3 >/dev/null; then
-    start fe6 python3 -c "$busy_edge"
+    start fe6 "${FE[@]}" --status '503 Service Unavailable' \
+        --fields 'Retry-After: 2|Content-Length: 0|Connection: close'
     fport=$(wait_ready fe6 10)
     st=$(exit_status timeout 30 "$PTTH" expose -e "http://127.0.0.1:$fport" \
         -n x --retries 1 "$oport")
@@ -686,34 +644,11 @@ else
 fi
 # TLS: a failed handshake exits 5 at once (SPEC 3.5), but a TLS error on a
 # connection whose handshake was done is a lost connection (it exited 5).
-tls_edge='
-import os, socket, ssl, sys
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(sys.argv[1], sys.argv[2])
-l = socket.socket()
-l.bind(("127.0.0.1", 0))
-l.listen(16)
-print(l.getsockname()[1], flush=True)
-while True:
-    c, _ = l.accept()
-    try:
-        t = ctx.wrap_socket(c, server_side=True)
-        d = b""
-        while b"\r\n\r\n" not in d:
-            b = t.recv(4096)
-            if not b:
-                break
-            d += b
-        os.write(t.fileno(), b"\x17\x03\x03\x00\x05 not a TLS record")
-    except (OSError, ssl.SSLError):
-        pass
-    c.close()
-'
 if command -v python3 >/dev/null && python3 -c 'import ssl' 2>/dev/null &&
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
         -days 2 -subj /CN=localhost -keyout "$TMP/fk.pem" \
         -out "$TMP/fc.pem" >"$TMP/openssl.log" 2>&1; then
-    start fe5 python3 -c "$tls_edge" "$TMP/fc.pem" "$TMP/fk.pem"
+    start fe5 "${FE[@]}" --tls "$TMP/fc.pem" "$TMP/fk.pem" --garbage
     fport=$(wait_ready fe5 10)
     st=$(exit_status timeout 30 "$PTTH" expose -k \
         -e "https://localhost:$fport" -n x --retries 1 "$oport")
